@@ -1,0 +1,22 @@
+package v1beta1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime"
+
+	appsv1beta1 "github.com/yurt-edge/yurt/apis/apps/v1beta1"
+)
+
+var (
+	localSchemeBuilder = &appsv1beta1.SchemeBuilder
+	// AddToScheme adds the v1beta1 types with their conversions and defaults to a scheme.
+	AddToScheme = localSchemeBuilder.AddToScheme
+)
+
+func init() {
+	// The generated conversions register themselves in init; defaults are registered here.
+	localSchemeBuilder.Register(addDefaultingFuncs)
+}
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}

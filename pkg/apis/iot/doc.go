@@ -1,0 +1,6 @@
+// Package iot holds the internal (hub) types of the iot.openyurt.io API group. Every served
+// version converts to and from these; the registry and validation work on them.
+//
+// +k8s:deepcopy-gen=package
+// +groupName=iot.openyurt.io
+package iot
