@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	appsv1beta1 "github.com/yurt-edge/yurt/apis/apps/v1beta1"
+	"github.com/yurt-edge/yurt/pkg/apis/fieldselector"
 )
 
 var (
@@ -14,9 +15,13 @@ var (
 
 func init() {
 	// The generated conversions register themselves in init; defaults are registered here.
-	localSchemeBuilder.Register(addDefaultingFuncs)
+	localSchemeBuilder.Register(addDefaultingFuncs, addFieldLabelConversions)
 }
 
 func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
+}
+
+func addFieldLabelConversions(scheme *runtime.Scheme) error {
+	return fieldselector.Register(scheme, appsv1beta1.SchemeGroupVersion.WithKind("NodePool"), "spec.type")
 }

@@ -4,6 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	iotv1alpha1 "github.com/yurt-edge/yurt/apis/iot/v1alpha1"
+	"github.com/yurt-edge/yurt/pkg/apis/fieldselector"
 )
 
 var (
@@ -14,9 +15,19 @@ var (
 
 func init() {
 	// The generated conversions register themselves in init; defaults are registered here.
-	localSchemeBuilder.Register(addDefaultingFuncs)
+	localSchemeBuilder.Register(addDefaultingFuncs, addFieldLabelConversions)
 }
 
 func addDefaultingFuncs(scheme *runtime.Scheme) error {
 	return RegisterDefaults(scheme)
+}
+
+func addFieldLabelConversions(scheme *runtime.Scheme) error {
+	gv := iotv1alpha1.SchemeGroupVersion
+	for _, kind := range []string{"Device", "DeviceService", "DeviceProfile"} {
+		if err := fieldselector.Register(scheme, gv.WithKind(kind), "spec.nodePool"); err != nil {
+			return err
+		}
+	}
+	return fieldselector.Register(scheme, gv.WithKind("PlatformAdmin"), "spec.poolName")
 }
