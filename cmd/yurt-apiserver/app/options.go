@@ -59,7 +59,7 @@ func NewOptions() (*Options, error) {
 	recommended.SecureServing.ServerCert.PairName = "yurt-apiserver"
 
 	registry := basecompatibility.NewComponentGlobalsRegistry()
-	if _, _, err := registry.ComponentGlobalsOrRegister(basecompatibility.DefaultKubeComponent,
+	if err := registry.Register(basecompatibility.DefaultKubeComponent,
 		basecompatibility.NewEffectiveVersionFromString(baseversion.DefaultKubeBinaryVersion, "", ""),
 		utilfeature.DefaultMutableFeatureGate); err != nil {
 		return nil, fmt.Errorf("registering the component version: %w", err)

@@ -44,6 +44,11 @@ stores its objects in an embedded etcd under --data-dir.`,
 // before its etcd so no request is cut off from its storage.
 func (o *Options) Run(ctx context.Context) error {
 	logger := klog.FromContext(ctx)
+	// Configuration problems show before the embedded etcd starts; nothing connects to it yet.
+	config, err := o.Config()
+	if err != nil {
+		return err
+	}
 	if o.embedded {
 		cfg, err := o.EmbeddedEtcd.Config()
 		if err != nil {
@@ -59,10 +64,6 @@ func (o *Options) Run(ctx context.Context) error {
 			etcd.Close()
 			logger.Info("Stopped embedded etcd")
 		}()
-	}
-	config, err := o.Config()
-	if err != nil {
-		return err
 	}
 	server, err := config.Complete().New()
 	if err != nil {
