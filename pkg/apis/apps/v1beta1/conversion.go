@@ -66,6 +66,15 @@ func Convert_apps_NodePool_To_v1beta1_NodePool(in *apps.NodePool, out *appsv1bet
 		LeaderReplicas:          in.Spec.LeaderReplicas,
 		PoolScopeMetadata:       in.Spec.PoolScopeMetadata,
 	}
+	// The annotation is ours to write: whatever the stored object carries under the key is
+	// replaced. The generated code shares the map with the input; copy before writing.
+	if _, ok := in.Annotations[V1beta2SpecAnnotation]; ok {
+		out.Annotations = maps.Clone(in.Annotations)
+		delete(out.Annotations, V1beta2SpecAnnotation)
+		if len(out.Annotations) == 0 {
+			out.Annotations = nil
+		}
+	}
 	if reflect.DeepEqual(extra, defaultV1beta2Spec()) {
 		return nil
 	}
@@ -73,8 +82,7 @@ func Convert_apps_NodePool_To_v1beta1_NodePool(in *apps.NodePool, out *appsv1bet
 	if err != nil {
 		return fmt.Errorf("encoding annotation %s: %w", V1beta2SpecAnnotation, err)
 	}
-	// The generated code shares the map with the input; copy before writing.
-	out.Annotations = maps.Clone(in.Annotations)
+	out.Annotations = maps.Clone(out.Annotations)
 	if out.Annotations == nil {
 		out.Annotations = map[string]string{}
 	}
