@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every zz_generated file and generated/ from the tagged types in apis/ and
-# pkg/apis/ with k8s.io/code-generator's kube_codegen.sh, at the version in go.mod.
+# pkg/apis/ with k8s.io/code-generator's kube_codegen.sh, at the version in go.mod, then the
+# protobuf of apis/ with hack/update-protobuf.sh (which needs protoc).
 set -o errexit -o nounset -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,9 +40,14 @@ kube::codegen::gen_openapi \
 
 kube::codegen::gen_client \
   --with-watch \
+  --prefers-protobuf \
   --with-applyconfig \
   --applyconfig-openapi-schema <(go run "$MODULE/generated/openapi/cmd/models-schema") \
   --output-dir "$ROOT/generated" \
   --output-pkg "$MODULE/generated" \
   --boilerplate "$BOILERPLATE" \
   "$ROOT/apis"
+
+# generated.proto and generated.pb.go in every apis/ version, so the types serialize as
+# application/vnd.kubernetes.protobuf. Needs protoc; see hack/update-protobuf.sh.
+"$ROOT/hack/update-protobuf.sh"

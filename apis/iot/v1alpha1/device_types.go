@@ -5,6 +5,8 @@ import (
 )
 
 // ProtocolProperties are the settings of one device protocol.
+// +protobuf.nullable=true
+// +protobuf.options.(gogoproto.goproto_stringer)=false
 type ProtocolProperties map[string]string
 
 // DesiredPropertyState is a device property value the user asks for.

@@ -69,6 +69,7 @@ func newResponseFilters(c *AppsV1alpha1Client) *responseFilters {
 			"",
 			func() *appsv1alpha1.ResponseFilter { return &appsv1alpha1.ResponseFilter{} },
 			func() *appsv1alpha1.ResponseFilterList { return &appsv1alpha1.ResponseFilterList{} },
+			gentype.PrefersProtobuf[*appsv1alpha1.ResponseFilter](),
 		),
 	}
 }

@@ -69,6 +69,7 @@ func newYurtAppDaemons(c *AppsV1alpha1Client, namespace string) *yurtAppDaemons 
 			namespace,
 			func() *appsv1alpha1.YurtAppDaemon { return &appsv1alpha1.YurtAppDaemon{} },
 			func() *appsv1alpha1.YurtAppDaemonList { return &appsv1alpha1.YurtAppDaemonList{} },
+			gentype.PrefersProtobuf[*appsv1alpha1.YurtAppDaemon](),
 		),
 	}
 }

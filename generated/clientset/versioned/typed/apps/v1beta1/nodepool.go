@@ -69,6 +69,7 @@ func newNodePools(c *AppsV1beta1Client) *nodePools {
 			"",
 			func() *appsv1beta1.NodePool { return &appsv1beta1.NodePool{} },
 			func() *appsv1beta1.NodePoolList { return &appsv1beta1.NodePoolList{} },
+			gentype.PrefersProtobuf[*appsv1beta1.NodePool](),
 		),
 	}
 }

@@ -69,6 +69,7 @@ func newYurtAppSets(c *AppsV1beta1Client, namespace string) *yurtAppSets {
 			namespace,
 			func() *appsv1beta1.YurtAppSet { return &appsv1beta1.YurtAppSet{} },
 			func() *appsv1beta1.YurtAppSetList { return &appsv1beta1.YurtAppSetList{} },
+			gentype.PrefersProtobuf[*appsv1beta1.YurtAppSet](),
 		),
 	}
 }

@@ -69,6 +69,7 @@ func newNodePools(c *AppsV1beta2Client) *nodePools {
 			"",
 			func() *appsv1beta2.NodePool { return &appsv1beta2.NodePool{} },
 			func() *appsv1beta2.NodePoolList { return &appsv1beta2.NodePoolList{} },
+			gentype.PrefersProtobuf[*appsv1beta2.NodePool](),
 		),
 	}
 }

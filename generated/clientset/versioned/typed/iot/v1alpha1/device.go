@@ -69,6 +69,7 @@ func newDevices(c *IotV1alpha1Client, namespace string) *devices {
 			namespace,
 			func() *iotv1alpha1.Device { return &iotv1alpha1.Device{} },
 			func() *iotv1alpha1.DeviceList { return &iotv1alpha1.DeviceList{} },
+			gentype.PrefersProtobuf[*iotv1alpha1.Device](),
 		),
 	}
 }

@@ -69,6 +69,7 @@ func newDeviceProfiles(c *IotV1alpha1Client, namespace string) *deviceProfiles {
 			namespace,
 			func() *iotv1alpha1.DeviceProfile { return &iotv1alpha1.DeviceProfile{} },
 			func() *iotv1alpha1.DeviceProfileList { return &iotv1alpha1.DeviceProfileList{} },
+			gentype.PrefersProtobuf[*iotv1alpha1.DeviceProfile](),
 		),
 	}
 }

@@ -69,6 +69,7 @@ func newDeviceServices(c *IotV1alpha1Client, namespace string) *deviceServices {
 			namespace,
 			func() *iotv1alpha1.DeviceService { return &iotv1alpha1.DeviceService{} },
 			func() *iotv1alpha1.DeviceServiceList { return &iotv1alpha1.DeviceServiceList{} },
+			gentype.PrefersProtobuf[*iotv1alpha1.DeviceService](),
 		),
 	}
 }

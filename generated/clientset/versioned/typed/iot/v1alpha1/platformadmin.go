@@ -69,6 +69,7 @@ func newPlatformAdmins(c *IotV1alpha1Client, namespace string) *platformAdmins {
 			namespace,
 			func() *iotv1alpha1.PlatformAdmin { return &iotv1alpha1.PlatformAdmin{} },
 			func() *iotv1alpha1.PlatformAdminList { return &iotv1alpha1.PlatformAdminList{} },
+			gentype.PrefersProtobuf[*iotv1alpha1.PlatformAdmin](),
 		),
 	}
 }

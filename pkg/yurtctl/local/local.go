@@ -1,0 +1,68 @@
+// Package local implements `yurtctl local`: a Yurt control plane (etcd, kube-apiserver,
+// yurt-apiserver) on loopback for development, run by pkg/localstack.
+package local
+
+import (
+	"github.com/spf13/cobra"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+)
+
+// pidFileName is the file in the stack's directory that holds the pid of `yurtctl local up`.
+const pidFileName = "yurtctl-local.pid"
+
+// NewCommand returns `yurtctl local` with its up and down subcommands.
+func NewCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a local Yurt control plane on loopback",
+		Run:   func(cmd *cobra.Command, _ []string) { _ = cmd.Help() },
+	}
+	cmd.AddCommand(newUpCommand(), newDownCommand())
+	return cmd
+}
+
+func newUpCommand() *cobra.Command {
+	o := NewUpOptions()
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start etcd, kube-apiserver and yurt-apiserver on loopback and run until interrupted",
+		Long: `up starts an embedded etcd, kube-apiserver (from --kube-bin-dir) and yurt-apiserver
+(from --bin-dir), registers yurt-apiserver's APIServices, writes <dir>/kubeconfig and
+stays in the foreground. Ctrl-C, SIGTERM or 'yurtctl local down' stop everything.
+Data and logs stay in --dir across runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Out = cmd.OutOrStdout()
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := utilerrors.NewAggregate(o.Validate()); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func newDownCommand() *cobra.Command {
+	o := NewDownOptions()
+	cmd := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the control plane started by 'yurtctl local up'",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Out = cmd.OutOrStdout()
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := utilerrors.NewAggregate(o.Validate()); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}

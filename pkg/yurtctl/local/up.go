@@ -1,0 +1,157 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/localstack"
+)
+
+// UpOptions are the flags of `yurtctl local up`.
+type UpOptions struct {
+	// Dir holds the stack's data, logs, kubeconfig and pid file.
+	Dir string
+	// BinDir holds yurt-apiserver.
+	BinDir string
+	// KubeBinDir holds kube-apiserver; default <BinDir>/kube.
+	KubeBinDir string
+	// YurtAPIServerPort is yurt-apiserver's port on 127.0.0.1; 0 picks a free one.
+	YurtAPIServerPort int
+
+	// Out receives the instructions printed once the stack is up.
+	Out io.Writer
+}
+
+// NewUpOptions returns the defaults: _output/local, bin, and port 8443 as in artifacts/local/.
+func NewUpOptions() *UpOptions {
+	return &UpOptions{
+		Dir:               filepath.Join("_output", "local"),
+		BinDir:            "bin",
+		YurtAPIServerPort: localstack.DefaultYurtAPIServerPort,
+		Out:               os.Stdout,
+	}
+}
+
+// AddFlags adds the options to fs.
+func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Dir, "dir", o.Dir, "Directory for the stack's data, logs, kubeconfig and pid file; kept across runs.")
+	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding yurt-apiserver (make build).")
+	fs.StringVar(&o.KubeBinDir, "kube-bin-dir", o.KubeBinDir, "Directory holding kube-apiserver (make kube-binaries); default <bin-dir>/kube.")
+	fs.IntVar(&o.YurtAPIServerPort, "yurt-apiserver-port", o.YurtAPIServerPort, "Port of yurt-apiserver on 127.0.0.1; 0 picks a free one.")
+}
+
+// Complete makes the directories absolute and fills in the kube binary directory.
+func (o *UpOptions) Complete() error {
+	if o.KubeBinDir == "" {
+		o.KubeBinDir = filepath.Join(o.BinDir, "kube")
+	}
+	for _, p := range []*string{&o.Dir, &o.BinDir, &o.KubeBinDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
+
+// Validate reports every problem with the options.
+func (o *UpOptions) Validate() []error {
+	var errs []error
+	if o.Dir == "" {
+		errs = append(errs, fmt.Errorf("--dir is required"))
+	}
+	if o.YurtAPIServerPort < 0 || o.YurtAPIServerPort > 65535 {
+		errs = append(errs, fmt.Errorf("--yurt-apiserver-port must be between 0 and 65535, got %d", o.YurtAPIServerPort))
+	}
+	for _, bin := range []string{filepath.Join(o.KubeBinDir, "kube-apiserver"), filepath.Join(o.BinDir, "yurt-apiserver")} {
+		if _, err := os.Stat(bin); err != nil {
+			errs = append(errs, fmt.Errorf("%s is missing: build it with make build kube-binaries", bin))
+		}
+	}
+	return errs
+}
+
+// Run starts the stack, prints how to use it and runs until ctx ends (SIGINT, SIGTERM or
+// `yurtctl local down`) or a component fails, then stops everything.
+func (o *UpOptions) Run(ctx context.Context) (err error) {
+	logger := klog.FromContext(ctx)
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return err
+	}
+	pidFile := filepath.Join(o.Dir, pidFileName)
+	// Written before the start, so `local down` can also stop a start in progress.
+	if err := writePIDFile(pidFile); err != nil {
+		return err
+	}
+	defer func() {
+		if rmErr := os.Remove(pidFile); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = errors.Join(err, rmErr)
+		}
+	}()
+
+	stack, err := localstack.Start(ctx, localstack.Options{
+		Dir:               o.Dir,
+		BinDir:            o.KubeBinDir,
+		YurtBinDir:        o.BinDir,
+		YurtAPIServerPort: o.YurtAPIServerPort,
+		Logger:            logger,
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			logger.Info("Interrupted while starting; everything started so far is stopped", "err", err)
+			return nil
+		}
+		return err
+	}
+	defer func() {
+		if stopErr := stack.Stop(); stopErr != nil {
+			err = errors.Join(err, stopErr)
+		}
+		logger.Info("Stopped the local control plane", "dir", o.Dir)
+	}()
+
+	kubeconfig := filepath.Join(o.Dir, "kubeconfig")
+	data, err := os.ReadFile(stack.AdminKubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", kubeconfig, err)
+	}
+	o.printNextSteps(stack, kubeconfig)
+
+	select {
+	case <-ctx.Done():
+		logger.Info("Stopping the local control plane")
+		return nil
+	case err := <-stack.Failed():
+		return fmt.Errorf("the local control plane failed: %w", err)
+	}
+}
+
+func (o *UpOptions) printNextSteps(stack *localstack.Stack, kubeconfig string) {
+	fmt.Fprintf(o.Out, `
+Yurt's local control plane is running:
+  kube-apiserver  %s
+  yurt-apiserver  %s
+  logs            %s
+Stop it with Ctrl-C, or from another shell: make local-down (yurtctl local down --dir %s).
+
+Try:
+  export KUBECONFIG=%s
+  kubectl get apiservices | grep openyurt
+  kubectl get np
+  kubectl apply -f artifacts/examples/
+  kubectl get np -o wide
+  kubectl explain nodepool.spec
+
+`, stack.KubeAPIServerURL, stack.YurtAPIServerURL, filepath.Join(stack.Dir, "logs"), o.Dir, kubeconfig)
+}
