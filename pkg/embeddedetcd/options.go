@@ -193,6 +193,8 @@ func (o *Options) Config() (*embed.Config, error) {
 	cfg.WatchProgressNotifyInterval = o.WatchProgressNotifyInterval
 	cfg.UnsafeNoFsync = o.UnsafeNoFsync
 	cfg.LogLevel = o.LogLevel
+	// embed.Config{} leaves this zero, which makes etcd warn about every request.
+	cfg.WarningUnaryRequestDuration = embed.DefaultWarningUnaryRequestDuration
 	// Served metrics come from the process's Prometheus registry; no separate listener.
 	cfg.ListenMetricsUrls = nil
 	return cfg, nil
