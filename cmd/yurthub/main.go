@@ -1,0 +1,59 @@
+// Command yurthub is the per-node proxy between local components (kubelet, kube-proxy,
+// coredns…) and the cloud kube-apiserver, with an on-disk cache that keeps them working while
+// the cloud is unreachable.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/component-base/logs"
+	logsapi "k8s.io/component-base/logs/api/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/hub/options"
+	"github.com/yurt-edge/yurt/pkg/hub/server"
+)
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}
+
+func newCommand() *cobra.Command {
+	o := options.NewOptions()
+	logOpts := logs.NewOptions()
+	cmd := &cobra.Command{
+		Use:          "yurthub",
+		Short:        "Node proxy with an offline cache between local components and the cloud kube-apiserver",
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := logsapi.ValidateAndApply(logOpts, nil); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if errs := o.Validate(); len(errs) > 0 {
+				return fmt.Errorf("invalid options:\n%w", errors.Join(errs...))
+			}
+			cfg, err := server.NewConfig(o)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			ctx = klog.NewContext(ctx, klog.Background().WithName("yurthub"))
+			return cfg.Run(ctx)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	logsapi.AddFlags(logOpts, cmd.Flags())
+	return cmd
+}

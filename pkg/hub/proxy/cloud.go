@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/hub/cache"
+	"github.com/yurt-edge/yurt/pkg/hub/metrics"
+)
+
+// CloudSource forwards requests to a healthy cloud API server with the node's credentials and
+// writes the responses of cached agents to the cache as they stream through.
+type CloudSource struct {
+	// Server returns the cloud API server to use now (nil when none is healthy).
+	Server func() *url.URL
+	// Transport carries the node's credentials; UpgradeTransport is the same over HTTP/1.1
+	// only, for exec/attach/port-forward upgrades (which HTTP/2 cannot carry).
+	Transport, UpgradeTransport http.RoundTripper
+	Store                       *cache.Store
+	Metrics                     *metrics.Metrics
+	// Fallback answers a get or list that failed to reach the cloud (usually the cache).
+	Fallback Source
+}
+
+var _ Source = &CloudSource{}
+
+// Name implements Source.
+func (s *CloudSource) Name() string { return "cloud" }
+
+// OwnsResourceVersion implements Source: kube-apiserver's resourceVersions are integers.
+func (s *CloudSource) OwnsResourceVersion(rv string) bool { return IsCloudResourceVersion(rv) }
+
+// Serve implements Source.
+func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
+	logger := klog.FromContext(r.Context())
+	target := s.Server()
+	if target == nil {
+		if s.Fallback != nil && req.IsRead() && req.Verb != "watch" {
+			s.Fallback.Serve(w, r, req)
+			return
+		}
+		writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable, "no cloud API server is healthy")
+		return
+	}
+	transport := s.Transport
+	if isUpgrade(r) {
+		transport = s.UpgradeTransport
+	}
+	p := &httputil.ReverseProxy{
+		Transport: transport,
+		// -1: flush every write, so watch events and log lines reach the client at once.
+		FlushInterval: -1,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			// The hub speaks for the node with its own credentials, never a local client's.
+			pr.Out.Header.Del("Authorization")
+			// Let the transport negotiate (and undo) compression, so the cache sees plain bytes.
+			pr.Out.Header.Del("Accept-Encoding")
+			if req.IsResourceRequest && !isUnsetResourceVersion(req.ResourceVersion) && !s.OwnsResourceVersion(req.ResourceVersion) && req.Verb == "list" {
+				// A list from a cached resourceVersion: the cloud cannot know it; read the latest.
+				q := pr.Out.URL.Query()
+				q.Del("resourceVersion")
+				q.Del("resourceVersionMatch")
+				pr.Out.URL.RawQuery = q.Encode()
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if req.Verb == "watch" && req.Done != nil {
+				resp.Body = newEndOnDone(resp.Body, req.Done)
+			}
+			if req.Cached {
+				s.teeIntoCache(r.Context(), resp, req)
+			}
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, out *http.Request, err error) {
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			if s.Fallback != nil && req.Cached && (req.Verb == "get" || req.Verb == "list") {
+				logger.Info("Cloud request failed; answering from the cache", "err", err, "request", describe(req))
+				s.Fallback.Serve(w, r, req)
+				return
+			}
+			logger.Info("Cloud request failed", "err", err, "request", describe(req))
+			writeStatus(w, http.StatusBadGateway, metav1.StatusReasonServiceUnavailable, "the hub could not reach the cloud: "+err.Error())
+		},
+		ErrorLog: nil,
+	}
+	p.ServeHTTP(w, r)
+}
+
+// teeIntoCache makes the response body also feed the cache: whole get and list bodies once
+// they have been read to the end, watch events one by one.
+func (s *CloudSource) teeIntoCache(ctx context.Context, resp *http.Response, req *Request) {
+	logger := klog.FromContext(ctx).WithValues("resource", req.Resource.String())
+	w := &cacheWriter{store: s.Store, metrics: s.Metrics, logger: logger, req: req}
+	ct := resp.Header.Get("Content-Type")
+	switch {
+	case req.Verb == "get" && resp.StatusCode == http.StatusNotFound:
+		w.forget()
+	case resp.StatusCode != http.StatusOK:
+	case req.Verb == "watch":
+		resp.Body = newWatchTee(resp.Body, func(r io.Reader) { w.consumeWatch(r, ct) })
+	default:
+		resp.Body = &bufferedTee{body: resp.Body, done: func(data []byte) { w.store1(data, ct) }}
+	}
+}
+
+// isUpgrade reports a request that asks to switch protocols (exec, attach, port-forward).
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// bufferedTee keeps a copy of everything read and hands it to done once the body was read
+// to its end (a body cut short is never cached).
+type bufferedTee struct {
+	body     io.ReadCloser
+	buf      []byte
+	done     func([]byte)
+	finished bool
+}
+
+func (t *bufferedTee) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	if errors.Is(err, io.EOF) && !t.finished {
+		t.finished = true
+		t.done(t.buf)
+	}
+	return n, err
+}
+
+func (t *bufferedTee) Close() error { return t.body.Close() }
+
+// watchTee passes a watch stream through and feeds a copy to consume in another goroutine.
+// If consume stops early the rest is discarded, so the client's stream never stalls on it.
+type watchTee struct {
+	body io.ReadCloser
+	pw   *io.PipeWriter
+}
+
+func newWatchTee(body io.ReadCloser, consume func(io.Reader)) *watchTee {
+	pr, pw := io.Pipe()
+	go func() {
+		consume(pr)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	return &watchTee{body: body, pw: pw}
+}
+
+func (t *watchTee) Read(p []byte) (int, error) {
+	n, err := t.body.Read(p)
+	if n > 0 {
+		_, _ = t.pw.Write(p[:n])
+	}
+	if err != nil {
+		_ = t.pw.Close()
+	}
+	return n, err
+}
+
+func (t *watchTee) Close() error {
+	_ = t.pw.Close()
+	return t.body.Close()
+}
+
+// endOnDone ends a watch body cleanly (io.EOF) when done closes, so the client sees the watch
+// end normally and re-watches, instead of seeing a broken connection.
+type endOnDone struct {
+	body   io.ReadCloser
+	done   <-chan struct{}
+	closed chan struct{}
+}
+
+func newEndOnDone(body io.ReadCloser, done <-chan struct{}) *endOnDone {
+	e := &endOnDone{body: body, done: done, closed: make(chan struct{})}
+	go func() {
+		select {
+		case <-done:
+			_ = body.Close() // unblocks a pending Read
+		case <-e.closed:
+		}
+	}()
+	return e
+}
+
+func (e *endOnDone) Read(p []byte) (int, error) {
+	select {
+	case <-e.done:
+		return 0, io.EOF
+	default:
+	}
+	n, err := e.body.Read(p)
+	if err != nil {
+		select {
+		case <-e.done:
+			return n, io.EOF
+		default:
+		}
+	}
+	return n, err
+}
+
+func (e *endOnDone) Close() error {
+	select {
+	case <-e.closed:
+	default:
+		close(e.closed)
+	}
+	return e.body.Close()
+}

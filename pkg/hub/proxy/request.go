@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/sets"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"github.com/yurt-edge/yurt/pkg/hub/cache"
+	"github.com/yurt-edge/yurt/pkg/hub/codec"
+)
+
+var requestInfoFactory = &apirequest.RequestInfoFactory{
+	APIPrefixes:          sets.NewString("api", "apis"),
+	GrouplessAPIPrefixes: sets.NewString("api"),
+}
+
+// Request is what the hub knows about one incoming request.
+type Request struct {
+	*apirequest.RequestInfo
+	// Component is the User-Agent up to the first '/', e.g. "kube-proxy".
+	Component string
+	// Cached says responses are written to (and may be served from) the cache.
+	Cached bool
+	// Resource is the cache key for resource requests.
+	Resource cache.Resource
+	// WantProtobuf is set when the client offered protobuf first.
+	WantProtobuf bool
+	// ResourceVersion, Selector, SendInitialEvents, AllowBookmarks and Timeout come from the query.
+	ResourceVersion   string
+	Selector          cache.Selector
+	SendInitialEvents bool
+	AllowBookmarks    bool
+	Timeout           time.Duration
+	// Paged is set for a list with limit or continue, which may be partial.
+	Paged bool
+	// Done, for a watch, closes when the source serving it stops being the one to use; the
+	// source then ends the watch cleanly.
+	Done <-chan struct{}
+}
+
+// IsRead reports a get, list or watch of a resource.
+func (r *Request) IsRead() bool {
+	return r.IsResourceRequest && (r.Verb == "get" || r.Verb == "list" || r.Verb == "watch")
+}
+
+// ComponentOf returns the component a User-Agent names.
+func ComponentOf(userAgent string) string {
+	c, _, _ := strings.Cut(userAgent, "/")
+	return strings.TrimSpace(c)
+}
+
+// ParseRequest classifies r; cacheAgents are the components whose responses are cached ("*" = all).
+func ParseRequest(r *http.Request, cacheAgents sets.Set[string]) (*Request, error) {
+	info, err := requestInfoFactory.NewRequestInfo(r)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the request path %q: %w", r.URL.Path, err)
+	}
+	req := &Request{
+		RequestInfo:  info,
+		Component:    ComponentOf(r.UserAgent()),
+		WantProtobuf: codec.AcceptsProtobuf(r.Header.Get("Accept")),
+	}
+	if !info.IsResourceRequest {
+		return req, nil
+	}
+	q := r.URL.Query()
+	req.ResourceVersion = q.Get("resourceVersion")
+	req.SendInitialEvents = q.Get("sendInitialEvents") == "true"
+	req.AllowBookmarks = q.Get("allowWatchBookmarks") == "true"
+	req.Paged = q.Get("limit") != "" || q.Get("continue") != ""
+	if ts := q.Get("timeoutSeconds"); ts != "" {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid timeoutSeconds %q", ts)
+		}
+		req.Timeout = time.Duration(n) * time.Second
+	}
+	if req.Selector, err = cache.ParseSelector(q.Get("labelSelector"), q.Get("fieldSelector")); err != nil {
+		return nil, err
+	}
+	req.Resource = cache.Resource{Component: req.Component}
+	req.Resource.Group, req.Resource.Version, req.Resource.Resource = info.APIGroup, info.APIVersion, info.Resource
+	req.Cached = req.IsRead() && info.Subresource == "" && req.Component != "" &&
+		(cacheAgents.Has("*") || cacheAgents.Has(req.Component)) &&
+		codec.AsParameter(r.Header.Get("Accept")) == ""
+	return req, nil
+}
