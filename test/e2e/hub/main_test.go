@@ -1,0 +1,28 @@
+// Package hub tests yurthub end to end: the real kube-apiserver in the cloud (the shared local
+// stack), and each edge node a network namespace with a veth pair to the host, bin/yurthub
+// inside it, and the real kube-proxy (bin/kube/kube-proxy) pointed at the hub.
+// These tests need root (network namespaces, iptables).
+package hub
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/yurt-edge/yurt/pkg/localstack"
+	"github.com/yurt-edge/yurt/test/e2e/framework"
+)
+
+// subnet is this run's /30 for the node namespace, chosen from the process id so that
+// concurrent runs on one machine do not collide; hostIP is its host end, which
+// kube-apiserver's serving certificate names.
+var subnet, hostIP string
+
+func TestMain(m *testing.M) {
+	third := os.Getpid()%200 + 20
+	subnet = fmt.Sprintf("10.231.%d.0/30", third)
+	hostIP = fmt.Sprintf("10.231.%d.1", third)
+	framework.Main(m, func(o *localstack.Options) {
+		o.ExtraServingSANs = append(o.ExtraServingSANs, hostIP)
+	})
+}
