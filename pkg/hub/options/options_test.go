@@ -1,0 +1,116 @@
+package options
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	file := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	crt, key, ca, kc := file("node.crt"), file("node.key"), file("ca.crt"), file("kubeconfig")
+	valid := func() *Options {
+		o := NewOptions()
+		o.ServerAddr = []string{"https://10.0.0.1:6443"}
+		o.NodeName = "edge-1"
+		o.ClientCertificate, o.ClientKey, o.CertificateAuthority = crt, key, ca
+		o.CacheDir = dir
+		return o
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*Options)
+		want   []string // substrings of the errors, in any order; none = valid
+	}{
+		{"valid", func(*Options) {}, nil},
+		{"two servers", func(o *Options) { o.ServerAddr = append(o.ServerAddr, "https://10.0.0.2:6443") }, nil},
+		{"no server", func(o *Options) { o.ServerAddr = nil }, []string{"--server-addr: at least one"}},
+		{"http server", func(o *Options) { o.ServerAddr = []string{"http://10.0.0.1:8080"} }, []string{"must be https"}},
+		{"not a URL", func(o *Options) { o.ServerAddr = []string{"::::"} }, []string{"is not a URL"}},
+		{"no node", func(o *Options) { o.NodeName = "" }, []string{"--node-name is required"}},
+		{"bad node", func(o *Options) { o.NodeName = "Edge_1" }, []string{"--node-name \"Edge_1\""}},
+		{"bad pool", func(o *Options) { o.NodePool = "-x" }, []string{"--nodepool"}},
+		{"cert without key", func(o *Options) { o.ClientKey = "" }, []string{"must be given together"}},
+		{"missing cert file", func(o *Options) { o.ClientCertificate = filepath.Join(dir, "nope") }, []string{"--client-certificate:", "no such file"}},
+		{"no credentials", func(o *Options) { o.ClientCertificate, o.ClientKey = "", "" }, []string{"node credentials are required"}},
+		{"two credential forms", func(o *Options) { o.Kubeconfig = kc }, []string{"give only one"}},
+		{"kubeconfig only", func(o *Options) { o.ClientCertificate, o.ClientKey, o.Kubeconfig = "", "", kc }, nil},
+		{"bootstrap token", func(o *Options) { o.ClientCertificate, o.ClientKey, o.BootstrapToken = "", "", "abcdef.0123456789abcdef" }, nil},
+		{"bad bootstrap token", func(o *Options) { o.ClientCertificate, o.ClientKey, o.BootstrapToken = "", "", "abc.secret" }, []string{"--bootstrap-token", "abc.<redacted>"}},
+		{"bootstrap without CA", func(o *Options) {
+			o.ClientCertificate, o.ClientKey, o.CertificateAuthority, o.BootstrapToken = "", "", "", "abcdef.0123456789abcdef"
+		}, []string{"needs --certificate-authority"}},
+		{"no cache agents", func(o *Options) { o.CacheAgents = nil }, []string{"--cache-agents: name at least one"}},
+		{"bad cache agent", func(o *Options) { o.CacheAgents = []string{"kubelet", "../x"} }, []string{"--cache-agents: \"../x\""}},
+		{"all agents", func(o *Options) { o.CacheAgents = []string{"*"} }, nil},
+		{"non-loopback proxy", func(o *Options) { o.ProxyAddress = "0.0.0.0:10261" }, []string{"--proxy-address", "--allow-non-loopback-proxy"}},
+		{"non-loopback proxy allowed", func(o *Options) { o.ProxyAddress, o.AllowNonLoopbackBind = "0.0.0.0:10261", true }, nil},
+		{"ipv6 loopback proxy", func(o *Options) { o.ProxyAddress = "[::1]:10261" }, nil},
+		{"proxy without port", func(o *Options) { o.ProxyAddress = "127.0.0.1" }, []string{"--proxy-address", "not host:port"}},
+		{"non-loopback server", func(o *Options) { o.ServerAddress = "10.1.1.1:10267" }, []string{"--server-address"}},
+		{"zero interval", func(o *Options) { o.HeartbeatInterval = 0 }, []string{"--heartbeat-interval must be positive"}},
+		{"threshold 0", func(o *Options) { o.HeartbeatHealthyThreshold = 0 }, []string{"--heartbeat-healthy-threshold"}},
+		{"backoff below interval", func(o *Options) { o.HeartbeatMaxBackoff = 1 }, []string{"--heartbeat-max-backoff"}},
+		{"coordinator https needs certs", func(o *Options) { o.CoordinatorEndpoints = []string{"https://10.0.0.5:2379"} },
+			[]string{"--coordinator-ca-file is required", "--coordinator-client-certificate is required", "--coordinator-client-key is required"}},
+		{"coordinator https with certs", func(o *Options) {
+			o.CoordinatorEndpoints = []string{"https://10.0.0.5:2379"}
+			o.CoordinatorCAFile, o.CoordinatorClientCertificate, o.CoordinatorClientKey = ca, crt, key
+		}, nil},
+		{"coordinator http loopback", func(o *Options) { o.CoordinatorEndpoints = []string{"http://127.0.0.1:2379"} }, nil},
+		{"coordinator http remote", func(o *Options) { o.CoordinatorEndpoints = []string{"http://10.0.0.5:2379"} }, []string{"plain http is only allowed on loopback"}},
+		{"coordinator certs without endpoints", func(o *Options) { o.CoordinatorCAFile = ca }, []string{"need --coordinator-endpoints"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := valid()
+			tc.mutate(o)
+			errs := o.Validate()
+			var msgs []string
+			for _, e := range errs {
+				msgs = append(msgs, e.Error())
+			}
+			all := strings.Join(msgs, "\n")
+			if len(tc.want) == 0 && len(errs) > 0 {
+				t.Fatalf("unexpected errors:\n%s", all)
+			}
+			if len(tc.want) > 0 && len(errs) == 0 {
+				t.Fatalf("no errors, want %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("errors lack %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+func TestCompleteTakesServerFromKubeconfig(t *testing.T) {
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	data := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://10.9.9.9:6443/"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`
+	if err := os.WriteFile(kc, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := NewOptions()
+	o.Kubeconfig = kc
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if len(o.ServerAddr) != 1 || o.ServerAddr[0] != "https://10.9.9.9:6443" {
+		t.Fatalf("server from kubeconfig: %v", o.ServerAddr)
+	}
+}
