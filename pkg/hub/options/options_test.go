@@ -43,7 +43,9 @@ func TestValidate(t *testing.T) {
 		{"no credentials", func(o *Options) { o.ClientCertificate, o.ClientKey = "", "" }, []string{"node credentials are required"}},
 		{"two credential forms", func(o *Options) { o.Kubeconfig = kc }, []string{"give only one"}},
 		{"kubeconfig only", func(o *Options) { o.ClientCertificate, o.ClientKey, o.Kubeconfig = "", "", kc }, nil},
-		{"bootstrap token", func(o *Options) { o.ClientCertificate, o.ClientKey, o.BootstrapToken = "", "", "abcdef.0123456789abcdef" }, nil},
+		{"bootstrap token", func(o *Options) {
+			o.ClientCertificate, o.ClientKey, o.BootstrapToken = "", "", "abcdef.0123456789abcdef"
+		}, nil},
 		{"bad bootstrap token", func(o *Options) { o.ClientCertificate, o.ClientKey, o.BootstrapToken = "", "", "abc.secret" }, []string{"--bootstrap-token", "abc.<redacted>"}},
 		{"bootstrap without CA", func(o *Options) {
 			o.ClientCertificate, o.ClientKey, o.CertificateAuthority, o.BootstrapToken = "", "", "", "abcdef.0123456789abcdef"

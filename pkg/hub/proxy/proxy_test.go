@@ -334,4 +334,3 @@ func TestCloudSourcePassesUpgrades(t *testing.T) {
 		t.Fatalf("upgraded stream: %q %v", line, err)
 	}
 }
-

@@ -69,7 +69,9 @@ func TestClientsThroughHub(t *testing.T) {
 	if _, err := admin.Dynamic.Resource(nodePoolGVR).Create(ctx, pool, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = admin.Dynamic.Resource(nodePoolGVR).Delete(context.Background(), "hub-e2e-pool", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = admin.Dynamic.Resource(nodePoolGVR).Delete(context.Background(), "hub-e2e-pool", metav1.DeleteOptions{})
+	})
 	grantNodePoolRead(t)
 
 	n := newNode(t, "edge-clients")
