@@ -2,6 +2,9 @@ package hub
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/yurt-edge/yurt/pkg/localstack"
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
 
@@ -130,6 +134,36 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	if strings.Contains(n.iptablesSave(), dnat("10.244.1.12")) {
 		t.Fatal("svc-c, created while offline, showed up before the link healed")
 	}
+	t.Logf("yurthub RSS with kube-proxy's data cached: %s", rss(n.hub.Pid()))
+
+	// A corrupt cache file (one flipped byte in svc-b's EndpointSlice) is detected when the
+	// hub reads it: dropped, logged, counted, never served; the rest is still served.
+	n.stopKubeProxy()
+	n.stopHub()
+	slicePath := filepath.Join(n.dir, "cache", "kube-proxy", "endpointslices.v1.discovery.k8s.io", ns, "svc-b-1")
+	data, err := os.ReadFile(slicePath)
+	if err != nil {
+		t.Fatalf("the hub's cache lacks svc-b's EndpointSlice: %v", err)
+	}
+	data[len(data)-5] ^= 0x01
+	if err := os.WriteFile(slicePath, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.startHub()
+	waitCloudHealthy(t, n, false)
+	n.startKubeProxy(true)
+	n.waitRules(60*time.Second, "svc-a's endpoint without the corrupt svc-b slice", func(r string) bool {
+		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, "hub-offline/svc-b:http") && !strings.Contains(r, dnat("10.244.1.11"))
+	})
+	if m, err := n.hubGet("/metrics"); err != nil || !strings.Contains(m, "yurthub_cache_corrupt_entries_total 1") {
+		t.Fatalf("corrupt entry not counted (%v):\n%s", err, grepLines(m, "yurthub_cache"))
+	}
+	if _, err := os.Stat(slicePath); !os.IsNotExist(err) {
+		t.Fatalf("the corrupt cache file is still there: %v", err)
+	}
+	if !strings.Contains(localstack.TailFile(n.logFile("yurthub"), 400), "Dropping a corrupt cache entry") {
+		t.Fatal("the hub did not log the corrupt entry")
+	}
 
 	// Reconnect: what changed meanwhile arrives (svc-c added, svc-b removed) without restarts.
 	if err := n.ns.Heal(ctx); err != nil {
@@ -173,4 +207,18 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// rss is a process's resident set size as /proc reports it.
+func rss(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return err.Error()
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
+		}
+	}
+	return "unknown"
 }
