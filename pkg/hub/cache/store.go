@@ -13,6 +13,7 @@
 package cache
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,22 +141,35 @@ func (s *Store) Put(r Resource, obj *unstructured.Unstructured) error {
 	if err := checkResource(r); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dir, err := s.putLocked(r, obj)
+	if err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// putLocked writes obj and returns its directory, which the caller must sync.
+func (s *Store) putLocked(r Resource, obj *unstructured.Unstructured) (string, error) {
 	if ns := obj.GetNamespace(); ns != "" {
 		if err := checkPathElement("namespace", ns); err != nil {
-			return err
+			return "", err
 		}
 	}
 	path, err := s.objectPath(r, obj.GetNamespace(), obj.GetName())
 	if err != nil {
-		return err
+		return "", err
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
-		return fmt.Errorf("cache: encoding %s %s/%s: %w", r, obj.GetNamespace(), obj.GetName(), err)
+		return "", fmt.Errorf("cache: encoding %s %s/%s: %w", r, obj.GetNamespace(), obj.GetName(), err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return writeAtomic(path, EncodeEntry(data))
+	entry := EncodeEntry(data)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, entry) {
+		return filepath.Dir(path), nil // unchanged (a relist): skip the write and its fsync
+	}
+	return filepath.Dir(path), writeFileSynced(path, entry)
 }
 
 // Get returns one object, or ErrNotFound.
@@ -254,15 +268,20 @@ func (s *Store) Replace(r Resource, namespace string, matches func(*unstructured
 	if err := checkResource(r); err != nil {
 		return err
 	}
-	keep := make(map[string]bool, len(items))
-	for _, it := range items {
-		if err := s.Put(r, it); err != nil {
-			return err
-		}
-		keep[it.GetNamespace()+"/"+it.GetName()] = true
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	keep := make(map[string]bool, len(items))
+	// Each file is synced before its rename; each directory once at the end, which is what
+	// makes a large list affordable.
+	dirs := map[string]bool{}
+	for _, it := range items {
+		dir, err := s.putLocked(r, it)
+		if err != nil {
+			return err
+		}
+		dirs[dir] = true
+		keep[it.GetNamespace()+"/"+it.GetName()] = true
+	}
 	current, err := s.list(r, namespace)
 	if err != nil {
 		return err
@@ -277,6 +296,12 @@ func (s *Store) Replace(r Resource, namespace string, matches func(*unstructured
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("cache: removing %s: %w", path, err)
+		}
+		dirs[filepath.Dir(path)] = true
+	}
+	for dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -293,7 +318,11 @@ func (s *Store) PutListMeta(r Resource, meta ListMeta) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return writeAtomic(filepath.Join(s.root, r.dir(), metaFile), EncodeEntry(data))
+	path := filepath.Join(s.root, r.dir(), metaFile)
+	if err := writeFileSynced(path, EncodeEntry(data)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // ListMeta returns what PutListMeta recorded, or ErrNotFound.
@@ -358,9 +387,10 @@ func (s *Store) dropCorrupt(path string, why error) {
 	}
 }
 
-// writeAtomic writes data to path so that a reader sees the old file or the new one, never a
-// mix, also across a crash: temporary file, fsync, rename, fsync of the directory.
-func writeAtomic(path string, data []byte) (err error) {
+// writeFileSynced writes data to path so that a reader sees the old file or the new one,
+// never a mix, also across a crash: a temporary file in the same directory, fsync, rename.
+// The rename itself is durable once the directory is synced (syncDir).
+func writeFileSynced(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("cache: creating %s: %w", dir, err)
@@ -387,12 +417,17 @@ func writeAtomic(path string, data []byte) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("cache: renaming into %s: %w", path, err)
 	}
+	return nil
+}
+
+// syncDir makes the renames and removals in dir durable.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("cache: opening %s to sync it: %w", dir, err)
 	}
 	defer d.Close()
-	if err = d.Sync(); err != nil {
+	if err := d.Sync(); err != nil {
 		return fmt.Errorf("cache: syncing %s: %w", dir, err)
 	}
 	return nil

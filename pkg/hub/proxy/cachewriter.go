@@ -19,6 +19,7 @@ type cacheWriter struct {
 	metrics *metrics.Metrics
 	logger  klog.Logger
 	req     *Request
+	queue   *writeQueue
 }
 
 func (w *cacheWriter) result(err error, msg string) {
@@ -84,9 +85,8 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 // consumeWatch applies a watch stream's events. A watch list (sendInitialEvents) is a list in
 // disguise: its initial events replace the covered objects once the end bookmark arrives.
 func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
+	apply := w.applyWatch()
 	dec := codec.NewWatchDecoder(r, contentType)
-	initial := w.req.SendInitialEvents
-	var initialItems []*unstructured.Unstructured
 	for {
 		ev, err := dec.Next()
 		if err != nil {
@@ -95,8 +95,18 @@ func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
 			}
 			return
 		}
+		w.queue.enqueue(w.req.Resource, func() { apply(ev) })
+	}
+}
+
+// applyWatch returns a function that applies one watch event to the cache; calls must be in
+// stream order (the write queue runs them so).
+func (w *cacheWriter) applyWatch() func(codec.Event) {
+	initial := w.req.SendInitialEvents
+	var initialItems []*unstructured.Unstructured
+	return func(ev codec.Event) {
 		if ev.Object == nil {
-			continue // ERROR events change nothing
+			return // ERROR events change nothing
 		}
 		obj := ev.Object
 		meta := cache.ListMeta{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind() + "List", ResourceVersion: obj.GetResourceVersion()}
@@ -104,7 +114,7 @@ func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
 		case "ADDED", "MODIFIED":
 			if initial {
 				initialItems = append(initialItems, obj)
-				continue
+				return
 			}
 			w.result(w.store.Put(w.req.Resource, obj), "Caching a watch event")
 		case "DELETED":
@@ -115,10 +125,10 @@ func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
 				w.result(w.store.Replace(w.req.Resource, w.req.Namespace, w.matches, initialItems), "Caching a watch list")
 				initialItems = nil
 			} else if initial {
-				continue
+				return
 			}
 		default:
-			continue
+			return
 		}
 		if strings.HasSuffix(meta.Kind, "List") && meta.ResourceVersion != "" {
 			w.result(w.store.PutListMeta(w.req.Resource, meta), "Caching a watch's resourceVersion")

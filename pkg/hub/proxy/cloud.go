@@ -28,7 +28,13 @@ type CloudSource struct {
 	Metrics                     *metrics.Metrics
 	// Fallback answers a get or list that failed to reach the cloud (usually the cache).
 	Fallback Source
+
+	writes writeQueue
 }
+
+// WaitForCacheWrites returns once the cache updates of responses so far are on disk, or ctx
+// ends (for shutdown and tests).
+func (s *CloudSource) WaitForCacheWrites(ctx context.Context) error { return s.writes.wait(ctx) }
 
 var _ Source = &CloudSource{}
 
@@ -103,16 +109,20 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 // they have been read to the end, watch events one by one.
 func (s *CloudSource) teeIntoCache(ctx context.Context, resp *http.Response, req *Request) {
 	logger := klog.FromContext(ctx).WithValues("resource", req.Resource.String())
-	w := &cacheWriter{store: s.Store, metrics: s.Metrics, logger: logger, req: req}
+	w := &cacheWriter{store: s.Store, metrics: s.Metrics, logger: logger, req: req, queue: &s.writes}
 	ct := resp.Header.Get("Content-Type")
 	switch {
 	case req.Verb == "get" && resp.StatusCode == http.StatusNotFound:
-		w.forget()
+		s.writes.enqueue(req.Resource, w.forget)
 	case resp.StatusCode != http.StatusOK:
 	case req.Verb == "watch":
 		resp.Body = newWatchTee(resp.Body, func(r io.Reader) { w.consumeWatch(r, ct) })
 	default:
-		resp.Body = &bufferedTee{body: resp.Body, done: func(data []byte) { w.store1(data, ct) }}
+		// The slot is taken now, before the client has the body and can send its next request.
+		release := s.writes.reserve(req.Resource)
+		resp.Body = &bufferedTee{body: resp.Body, release: release, done: func(data []byte) func() {
+			return func() { w.store1(data, ct) }
+		}}
 	}
 }
 
@@ -128,12 +138,13 @@ func isUpgrade(r *http.Request) bool {
 	return false
 }
 
-// bufferedTee keeps a copy of everything read and hands it to done once the body was read
-// to its end (a body cut short is never cached).
+// bufferedTee keeps a copy of everything read and, once the body was read to its end, hands
+// the work done makes of it to its queue slot; a body cut short gives the slot up uncached.
 type bufferedTee struct {
 	body     io.ReadCloser
 	buf      []byte
-	done     func([]byte)
+	done     func([]byte) func()
+	release  func(func())
 	finished bool
 }
 
@@ -142,12 +153,18 @@ func (t *bufferedTee) Read(p []byte) (int, error) {
 	t.buf = append(t.buf, p[:n]...)
 	if errors.Is(err, io.EOF) && !t.finished {
 		t.finished = true
-		t.done(t.buf)
+		t.release(t.done(t.buf))
 	}
 	return n, err
 }
 
-func (t *bufferedTee) Close() error { return t.body.Close() }
+func (t *bufferedTee) Close() error {
+	if !t.finished {
+		t.finished = true
+		t.release(nil)
+	}
+	return t.body.Close()
+}
 
 // watchTee passes a watch stream through and feeds a copy to consume in another goroutine.
 // If consume stops early the rest is discarded, so the client's stream never stalls on it.

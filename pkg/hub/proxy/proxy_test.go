@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -252,6 +253,9 @@ func TestCloudSourceTeesListsAndWatchesIntoTheCache(t *testing.T) {
 	resp.Body.Close()
 	if !codec.IsProtobuf(resp.Header.Get("Content-Type")) || !bytes.HasPrefix(body, []byte{0x6b, 0x38, 0x73, 0x00}) {
 		t.Fatalf("the client's protobuf did not pass through: %q", resp.Header.Get("Content-Type"))
+	}
+	if err := cloud.WaitForCacheWrites(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	items, err := store.List(servicesRes, "")
 	if err != nil || len(items) != 2 {

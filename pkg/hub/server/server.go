@@ -166,6 +166,9 @@ func (c *Config) Run(ctx context.Context) error {
 		_ = srv.Close()
 	}
 	wg.Wait()
+	if err := cloudSrc.WaitForCacheWrites(shutdownCtx); err != nil {
+		logger.Error(err, "Some cache updates were not written before stopping")
+	}
 	logger.Info("Hub stopped")
 	return runErr
 }
