@@ -57,8 +57,23 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 		return
 	}
 	transport := s.Transport
-	if isUpgrade(r) {
+	clientCtx := r.Context()
+	switch {
+	case isUpgrade(r):
 		transport = s.UpgradeTransport
+	case req.Verb != "watch" && req.Done != nil:
+		// A request in flight when the cloud turns unhealthy may sit on a dead connection:
+		// cancel it, and a get or list is then answered from the cache (ErrorHandler).
+		ctx, cancel := context.WithCancel(clientCtx)
+		defer cancel()
+		go func() {
+			select {
+			case <-req.Done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		r = r.WithContext(ctx)
 	}
 	p := &httputil.ReverseProxy{
 		Transport: transport,
@@ -89,12 +104,12 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, out *http.Request, err error) {
-			if r.Context().Err() != nil {
+			if clientCtx.Err() != nil {
 				return // the client went away
 			}
 			if s.Fallback != nil && req.Cached && (req.Verb == "get" || req.Verb == "list") {
 				logger.Info("Cloud request failed; answering from the cache", "err", err, "request", describe(req))
-				s.Fallback.Serve(w, r, req)
+				s.Fallback.Serve(w, r.WithContext(clientCtx), req)
 				return
 			}
 			logger.Info("Cloud request failed", "err", err, "request", describe(req))

@@ -28,20 +28,27 @@ type Handler struct {
 	watches map[string]map[*watchEntry]struct{}
 }
 
-type watchEntry struct{ done chan struct{} }
+type watchEntry struct {
+	done  chan struct{}
+	watch bool
+}
 
-// SourceChanged ends every open watch served by the named source, because it stopped being the
-// one to use: clients re-watch, and their resourceVersion (now foreign) earns them a 410 Gone
-// and a clean relist from the new source.
+// SourceChanged ends every open watch (and other request) served by the named source, because
+// it stopped being the one to use: clients re-watch, and their resourceVersion (now foreign)
+// earns them a 410 Gone and a clean relist from the new source.
 func (h *Handler) SourceChanged(source string) {
 	h.mu.Lock()
 	entries := h.watches[source]
 	delete(h.watches, source)
 	h.mu.Unlock()
+	n := 0
 	for e := range entries {
 		close(e.done)
+		if e.watch {
+			n++
+		}
 	}
-	if n := len(entries); n > 0 {
+	if n > 0 {
 		h.Logger.Info("Ended open watches because their source is no longer used", "source", source, "watches", n)
 		if h.Metrics != nil {
 			h.Metrics.WatchesEnded.WithLabelValues(source).Add(float64(n))
@@ -49,8 +56,8 @@ func (h *Handler) SourceChanged(source string) {
 	}
 }
 
-func (h *Handler) registerWatch(source string) (*watchEntry, func()) {
-	e := &watchEntry{done: make(chan struct{})}
+func (h *Handler) register(source string, watch bool) (*watchEntry, func()) {
+	e := &watchEntry{done: make(chan struct{}), watch: watch}
 	h.mu.Lock()
 	if h.watches == nil {
 		h.watches = map[string]map[*watchEntry]struct{}{}
@@ -73,7 +80,11 @@ func (h *Handler) OpenWatches() map[string]int {
 	defer h.mu.Unlock()
 	out := map[string]int{}
 	for s, m := range h.watches {
-		out[s] = len(m)
+		for e := range m {
+			if e.watch {
+				out[s]++
+			}
+		}
 	}
 	return out
 }
@@ -116,10 +127,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"resourceVersion "+req.ResourceVersion+" is not from the hub's current source ("+src.Name()+"); relist")
 			return
 		}
-		entry, unregister := h.registerWatch(src.Name())
-		defer unregister()
-		req.Done = entry.done
 	}
+	// Every request is tied to its source, so that a switch also ends requests stuck on a
+	// connection the switch revealed to be dead.
+	entry, unregister := h.register(src.Name(), req.Verb == "watch")
+	defer unregister()
+	req.Done = entry.done
 	src.Serve(rec, r, req)
 }
 

@@ -338,3 +338,41 @@ func TestCloudSourcePassesUpgrades(t *testing.T) {
 		t.Fatalf("upgraded stream: %q %v", line, err)
 	}
 }
+
+func TestStuckCloudGetFallsBackToCacheOnSwitch(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // a cloud that stopped answering
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(release)
+	u, _ := url.Parse(up.URL)
+	store := newTestStore(t)
+	if err := store.Put(servicesRes, service("a", "5")); err != nil {
+		t.Fatal(err)
+	}
+	cacheSrc := &CacheSource{Store: store, MaxWatchTimeout: time.Minute}
+	cloud := &CloudSource{Server: func() *url.URL { return u }, Transport: http.DefaultTransport, UpgradeTransport: http.DefaultTransport, Store: store, Fallback: cacheSrc}
+	h := newHandler(t, func(*Request) Source { return cloud })
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		h.SourceChanged("cloud")
+	}()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/namespaces/default/services/a", nil)
+	req.Header.Set("User-Agent", "kube-proxy/v1.36")
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"a"`) {
+		t.Fatalf("stuck get after the switch: %s %s", resp.Status, body)
+	}
+}
