@@ -24,5 +24,7 @@ func TestMain(m *testing.M) {
 	hostIP = fmt.Sprintf("10.231.%d.1", third)
 	framework.Main(m, func(o *localstack.Options) {
 		o.ExtraServingSANs = append(o.ExtraServingSANs, hostIP)
+		// For TestBootstrapToken (kubelet-style TLS bootstrap of the hub).
+		o.KubeAPIServerArgs = append(o.KubeAPIServerArgs, "--enable-bootstrap-token-auth=true")
 	})
 }

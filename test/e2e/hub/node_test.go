@@ -119,8 +119,15 @@ func (n *node) logFile(component string) string {
 	return filepath.Join(framework.Stack(n.t).Dir, "logs", n.name+"-"+component+".log")
 }
 
-// startHub starts bin/yurthub inside the namespace and waits for its /readyz.
+// startHub starts bin/yurthub inside the namespace with the node's client certificate and
+// waits for its /readyz.
 func (n *node) startHub() {
+	n.t.Helper()
+	n.startHubWith("--client-certificate="+filepath.Join(n.dir, "node.crt"), "--client-key="+filepath.Join(n.dir, "node.key"))
+}
+
+// startHubWith starts the hub with the given credential flags.
+func (n *node) startHubWith(credentials ...string) {
 	t := n.t
 	t.Helper()
 	stack := framework.Stack(t)
@@ -131,20 +138,19 @@ func (n *node) startHub() {
 	args := []string{"netns", "exec", n.ns.Name, bin,
 		"--server-addr=" + n.cloudURL(),
 		"--node-name=" + n.name,
-		"--client-certificate=" + filepath.Join(n.dir, "node.crt"),
-		"--client-key=" + filepath.Join(n.dir, "node.key"),
 		"--certificate-authority=" + stack.PKI.CA.CertFile,
 		"--cache-dir=" + filepath.Join(n.dir, "cache"),
 		"--heartbeat-interval=1s", "--heartbeat-timeout=1s", "--heartbeat-healthy-threshold=2",
 		"--heartbeat-failed-retry=2", "--heartbeat-max-backoff=2s",
 		"-v=4",
 	}
+	args = append(args, credentials...)
 	proc, err := localstack.StartProcess("yurthub", "ip", args, n.logFile("yurthub"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.hub = proc
-	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
+	framework.WaitFor(t, 60*time.Second, func() (bool, error) {
 		select {
 		case <-proc.Done():
 			t.Fatalf("yurthub exited: %v\n%s", proc.ExitError(), localstack.TailFile(proc.LogFile, 30))
