@@ -33,6 +33,11 @@ func (s *CacheSource) OwnsResourceVersion(rv string) bool { return IsCacheResour
 // Serve implements Source.
 func (s *CacheSource) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
 	logger := klog.FromContext(r.Context())
+	if !req.IsRead() {
+		writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+			"the cloud is unreachable; "+describe(req)+" needs the cloud")
+		return
+	}
 	if !req.Cached {
 		writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
 			"the cloud is unreachable and responses for "+describe(req)+" are not cached")
