@@ -160,8 +160,10 @@ func (c *Config) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// End open watches cleanly first; otherwise they would hold Shutdown until its deadline.
+	handler.SourceChanged(cloudSrc.Name())
+	handler.SourceChanged(cacheSrc.Name())
 	for _, srv := range servers2 {
-		// Open watches would hold Shutdown until its deadline; close them right away.
 		_ = srv.Shutdown(shutdownCtx)
 		_ = srv.Close()
 	}
