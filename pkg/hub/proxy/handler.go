@@ -74,21 +74,6 @@ func (h *Handler) register(source string, watch bool) (*watchEntry, func()) {
 	}
 }
 
-// OpenWatches returns how many watches each source serves now.
-func (h *Handler) OpenWatches() map[string]int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	out := map[string]int{}
-	for s, m := range h.watches {
-		for e := range m {
-			if e.watch {
-				out[s]++
-			}
-		}
-	}
-	return out
-}
-
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseRequest(r, h.CacheAgents)

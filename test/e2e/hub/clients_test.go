@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/yurt-edge/yurt/pkg/hub/codec"
+	"github.com/yurt-edge/yurt/pkg/localstack"
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
 
@@ -75,7 +76,12 @@ func TestClientsThroughHub(t *testing.T) {
 	grantNodePoolRead(t)
 
 	n := newNode(t, "edge-clients")
-	n.startHub()
+	// This hub takes the node's credentials from a kubeconfig (the other input form).
+	creds := filepath.Join(n.dir, "node.kubeconfig")
+	if err := localstack.WriteKubeconfig(creds, n.cloudURL(), framework.Stack(t).PKI.CA.CertPEM, "system:node:edge-clients", mustRead(t, filepath.Join(n.dir, "node.crt")), mustRead(t, filepath.Join(n.dir, "node.key"))); err != nil {
+		t.Fatal(err)
+	}
+	n.startHubWith("--kubeconfig=" + creds)
 
 	// kubectl through the hub, JSON.
 	kubectl := func(args ...string) string {
@@ -264,4 +270,13 @@ func grantNodePoolRead(t *testing.T) {
 	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
