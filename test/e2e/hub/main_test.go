@@ -5,6 +5,7 @@
 package hub
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"testing"
@@ -22,9 +23,18 @@ func TestMain(m *testing.M) {
 	third := os.Getpid()%200 + 20
 	subnet = fmt.Sprintf("10.231.%d.0/30", third)
 	hostIP = fmt.Sprintf("10.231.%d.1", third)
-	framework.Main(m, func(o *localstack.Options) {
+	code := framework.Setup(m, func(o *localstack.Options) {
 		o.ExtraServingSANs = append(o.ExtraServingSANs, hostIP)
 		// For TestBootstrapToken (kubelet-style TLS bootstrap of the hub).
 		o.KubeAPIServerArgs = append(o.KubeAPIServerArgs, "--enable-bootstrap-token-auth=true")
 	})
+	// Tests delete their namespace in t.Cleanup; this catches one left by a test that panicked.
+	ns := &localstack.NetNS{Name: netnsName(), HostIF: netnsName() + "-h"}
+	if err := ns.Delete(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: removing network namespace %s: %v\n", ns.Name, err)
+	}
+	os.Exit(code)
 }
+
+// netnsName is this run's node namespace (one node at a time; tests do not run in parallel).
+func netnsName() string { return fmt.Sprintf("yh%d", os.Getpid()) }

@@ -52,7 +52,7 @@ func newNode(t *testing.T, name string) *node {
 	stack := framework.Stack(t)
 	ctx := context.Background()
 	n := &node{t: t, name: name, dir: t.TempDir()}
-	ns, err := localstack.CreateNetNS(ctx, fmt.Sprintf("yh%d", os.Getpid()), subnet)
+	ns, err := localstack.CreateNetNS(ctx, netnsName(), subnet)
 	if err != nil {
 		t.Fatal(err)
 	}
