@@ -19,7 +19,8 @@
 // Router picks a Source. Today: the cloud while the health checker says it is healthy, the
 // cache otherwise. The cloud source streams the response through (FlushInterval -1, upgrades
 // over an HTTP/1.1-only transport) and tees cached agents' get/list/watch responses into the
-// cache through an ordered per-resource write queue, off the response path.
+// cache through an ordered per-resource write queue, off the response path. Their /version and
+// API discovery GETs are kept as received too, so a restarted client can start offline.
 //
 // # resourceVersions
 //

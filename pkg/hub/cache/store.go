@@ -6,6 +6,7 @@
 //
 //	<component>/<resource>.<version>.<group|core>/<namespace|_cluster>/<name>   one object
 //	<component>/<resource>.<version>.<group|core>/_meta                          list kind and resourceVersion
+//	<component>/_nonresource/<sha256 of path and Accept>                         discovery, /version
 //
 // Every file is written atomically (a temporary file in the same directory, fsync, rename,
 // fsync of the directory) and carries a SHA-256 checksum of its content (entry.go). A file whose
@@ -14,6 +15,8 @@ package cache
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -431,4 +434,59 @@ func syncDir(dir string) error {
 		return fmt.Errorf("cache: syncing %s: %w", dir, err)
 	}
 	return nil
+}
+
+// rawDir holds non-resource responses (discovery, /version) of a component.
+const rawDir = "_nonresource"
+
+// RawResponse is a non-resource response kept as received.
+type RawResponse struct {
+	ContentType string `json:"contentType"`
+	Body        []byte `json:"body"`
+}
+
+func (s *Store) rawPath(component, key string) (string, error) {
+	if err := checkPathElement("component", component); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(s.root, component, rawDir, hex.EncodeToString(sum[:])), nil
+}
+
+// PutRaw keeps a non-resource response of component under key (its path and Accept header).
+func (s *Store) PutRaw(component, key string, resp RawResponse) error {
+	path, err := s.rawPath(component, key)
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(resp)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := writeFileSynced(path, EncodeEntry(data)); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// GetRaw returns what PutRaw kept, or ErrNotFound.
+func (s *Store) GetRaw(component, key string) (RawResponse, error) {
+	path, err := s.rawPath(component, key)
+	if err != nil {
+		return RawResponse{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	payload, err := s.readEntry(path)
+	if err != nil {
+		return RawResponse{}, err
+	}
+	var resp RawResponse
+	if err := json.Unmarshal(payload, &resp); err != nil {
+		s.dropCorrupt(path, err)
+		return RawResponse{}, ErrNotFound
+	}
+	return resp, nil
 }

@@ -33,6 +33,18 @@ func (s *CacheSource) OwnsResourceVersion(rv string) bool { return IsCacheResour
 // Serve implements Source.
 func (s *CacheSource) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
 	logger := klog.FromContext(r.Context())
+	if req.RawKey != "" {
+		resp, err := s.Store.GetRaw(req.Component, req.RawKey)
+		if err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
+				"the cloud is unreachable and "+describe(req)+" is not cached")
+			return
+		}
+		w.Header().Set("Content-Type", resp.ContentType)
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(resp.Body)
+		return
+	}
 	if !req.IsRead() {
 		writeStatus(w, http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable,
 			"the cloud is unreachable; "+describe(req)+" needs the cloud")

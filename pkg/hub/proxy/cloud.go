@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/klog/v2"
 
 	"github.com/yurt-edge/yurt/pkg/hub/cache"
@@ -49,7 +50,7 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 	logger := klog.FromContext(r.Context())
 	target := s.Server()
 	if target == nil {
-		if s.Fallback != nil && req.IsRead() && req.Verb != "watch" {
+		if s.Fallback != nil && ((req.IsRead() && req.Verb != "watch") || req.RawKey != "") {
 			s.Fallback.Serve(w, r, req)
 			return
 		}
@@ -100,6 +101,8 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 			}
 			if req.Cached {
 				s.teeIntoCache(r.Context(), resp, req)
+			} else if req.RawKey != "" && resp.StatusCode == http.StatusOK {
+				s.teeRaw(r.Context(), resp, req)
 			}
 			return nil
 		},
@@ -107,7 +110,7 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 			if clientCtx.Err() != nil {
 				return // the client went away
 			}
-			if s.Fallback != nil && req.Cached && (req.Verb == "get" || req.Verb == "list") {
+			if s.Fallback != nil && ((req.Cached && (req.Verb == "get" || req.Verb == "list")) || req.RawKey != "") {
 				logger.Info("Cloud request failed; answering from the cache", "err", err, "request", describe(req))
 				s.Fallback.Serve(w, r.WithContext(clientCtx), req)
 				return
@@ -139,6 +142,21 @@ func (s *CloudSource) teeIntoCache(ctx context.Context, resp *http.Response, req
 			return func() { w.store1(data, ct) }
 		}}
 	}
+}
+
+// teeRaw keeps a discovery or /version response as received.
+func (s *CloudSource) teeRaw(ctx context.Context, resp *http.Response, req *Request) {
+	logger := klog.FromContext(ctx)
+	ct := resp.Header.Get("Content-Type")
+	key := cache.Resource{Component: req.Component, GroupVersionResource: schema.GroupVersionResource{Resource: "_nonresource"}}
+	release := s.writes.reserve(key)
+	resp.Body = &bufferedTee{body: resp.Body, release: release, done: func(data []byte) func() {
+		return func() {
+			if err := s.Store.PutRaw(req.Component, req.RawKey, cache.RawResponse{ContentType: ct, Body: data}); err != nil {
+				logger.Error(err, "Caching a discovery response", "path", req.Path)
+			}
+		}
+	}}
 }
 
 // isUpgrade reports a request that asks to switch protocols (exec, attach, port-forward).

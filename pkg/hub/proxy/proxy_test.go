@@ -376,3 +376,56 @@ func TestStuckCloudGetFallsBackToCacheOnSwitch(t *testing.T) {
 		t.Fatalf("stuck get after the switch: %s %s", resp.Status, body)
 	}
 }
+
+func TestDiscoveryIsServedFromTheCacheOffline(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"path":%q,"accept":%q}`, r.URL.Path, r.Header.Get("Accept"))
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	store := newTestStore(t)
+	cacheSrc := &CacheSource{Store: store, MaxWatchTimeout: time.Minute}
+	cloud := &CloudSource{Server: func() *url.URL { return u }, Transport: http.DefaultTransport, UpgradeTransport: http.DefaultTransport, Store: store, Fallback: cacheSrc}
+	online := true
+	h := newHandler(t, func(*Request) Source {
+		if online {
+			return cloud
+		}
+		return cacheSrc
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(path, ua string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("Accept", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	var want []string
+	for _, p := range []string{"/version", "/api", "/apis/discovery.k8s.io/v1"} {
+		_, body := get(p, "kubelet/v1.36")
+		want = append(want, body)
+	}
+	if err := cloud.WaitForCacheWrites(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	online = false
+	for i, p := range []string{"/version", "/api", "/apis/discovery.k8s.io/v1"} {
+		if code, body := get(p, "kubelet/v1.36"); code != 200 || body != want[i] {
+			t.Errorf("offline %s: %d %s, want %s", p, code, body, want[i])
+		}
+	}
+	if code, _ := get("/version", "kubectl/v1.36"); code != http.StatusServiceUnavailable {
+		t.Errorf("an uncached agent's /version offline: %d, want 503", code)
+	}
+	if code, _ := get("/openapi/v2", "kubelet/v1.36"); code != http.StatusServiceUnavailable {
+		t.Errorf("a non-discovery path offline: %d, want 503", code)
+	}
+}

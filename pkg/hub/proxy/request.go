@@ -26,6 +26,9 @@ type Request struct {
 	Component string
 	// Cached says responses are written to (and may be served from) the cache.
 	Cached bool
+	// RawKey is set for a cached agent's discovery or /version GET, whose response is kept as
+	// received under this key (path and Accept header).
+	RawKey string
 	// Resource is the cache key for resource requests.
 	Resource cache.Resource
 	// WantProtobuf is set when the client offered protobuf first.
@@ -65,7 +68,11 @@ func ParseRequest(r *http.Request, cacheAgents sets.Set[string]) (*Request, erro
 		Component:    ComponentOf(r.UserAgent()),
 		WantProtobuf: codec.AcceptsProtobuf(r.Header.Get("Accept")),
 	}
+	cachedAgent := req.Component != "" && (cacheAgents.Has("*") || cacheAgents.Has(req.Component))
 	if !info.IsResourceRequest {
+		if cachedAgent && r.Method == http.MethodGet && isDiscoveryPath(r.URL.Path) {
+			req.RawKey = r.URL.Path + "\n" + r.Header.Get("Accept")
+		}
 		return req, nil
 	}
 	q := r.URL.Query()
@@ -85,8 +92,23 @@ func ParseRequest(r *http.Request, cacheAgents sets.Set[string]) (*Request, erro
 	}
 	req.Resource = cache.Resource{Component: req.Component}
 	req.Resource.Group, req.Resource.Version, req.Resource.Resource = info.APIGroup, info.APIVersion, info.Resource
-	req.Cached = req.IsRead() && info.Subresource == "" && req.Component != "" &&
-		(cacheAgents.Has("*") || cacheAgents.Has(req.Component)) &&
+	req.Cached = req.IsRead() && info.Subresource == "" && cachedAgent &&
 		codec.AsParameter(r.Header.Get("Accept")) == ""
 	return req, nil
+}
+
+// isDiscoveryPath reports the small, rarely changing non-resource paths a client may need
+// before it can work: /version and API discovery.
+func isDiscoveryPath(path string) bool {
+	if path == "/version" || path == "/api" || path == "/apis" {
+		return true
+	}
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	switch parts[0] {
+	case "api":
+		return len(parts) == 2
+	case "apis":
+		return len(parts) <= 3
+	}
+	return false
 }
