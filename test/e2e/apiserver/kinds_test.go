@@ -310,7 +310,7 @@ func kubectlStdinOK(t testing.TB, stdin string, args ...string) string {
 
 // watchEvent is one event of `kubectl get -w --output-watch-events -o json`.
 type watchEvent struct {
-	Type   string                     `json:"type"`
+	Type   string                    `json:"type"`
 	Object unstructured.Unstructured `json:"object"`
 }
 
