@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -128,14 +129,26 @@ func (s *StatusSyncer) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("listing the nodes of pool %s: %w", name, err)
 	}
-	update := rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, obj, _ runtime.Object) (runtime.Object, error) {
-		pool := obj.(*apps.NodePool).DeepCopy()
-		d.apply(pool)
-		return pool, nil
-	})
+	update := rest.DefaultUpdatedObjectInfo(nil, statusTransformer(d))
+	// The generic store keys objects by the request's namespace, empty for cluster-scoped pools.
+	ctx = genericapirequest.WithNamespace(ctx, metav1.NamespaceNone)
 	_, _, err = s.writer.Update(ctx, name, update, rest.ValidateAllObjectFunc, rest.ValidateAllObjectUpdateFunc, false, &metav1.UpdateOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("writing the status of pool %s: %w", name, err)
 	}
 	return err
+}
+
+// statusTransformer builds the updated pool from the stored one. DefaultUpdatedObjectInfo(nil, ...)
+// hands a transformer a nil new object, so the stored (old) object is the starting point.
+func statusTransformer(d derivedStatus) rest.TransformFunc {
+	return func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		stored, ok := old.(*apps.NodePool)
+		if !ok {
+			return nil, fmt.Errorf("stored object is a %T, not a NodePool", old)
+		}
+		pool := stored.DeepCopy()
+		d.apply(pool)
+		return pool, nil
+	}
 }
