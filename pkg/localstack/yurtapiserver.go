@@ -93,6 +93,8 @@ func (s *Stack) yurtAPIServerArgs(port int) []string {
 		"--authentication-kubeconfig=" + s.AdminKubeconfig,
 		"--authorization-kubeconfig=" + s.AdminKubeconfig,
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return append(args, s.opts.YurtAPIServerArgs...)
 }
 
@@ -330,4 +332,12 @@ func checkPortFree(port int) error {
 		return err
 	}
 	return l.Close()
+}
+
+// SetYurtAPIServerArgs replaces the extra flags yurt-apiserver gets from its next start on,
+// e.g. --etcd-servers once the stack's etcd is known.
+func (s *Stack) SetYurtAPIServerArgs(args ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.YurtAPIServerArgs = slices.Clone(args)
 }
