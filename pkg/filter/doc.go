@@ -1,0 +1,25 @@
+// Package filter compiles ResponseFilters (apps.openyurt.io/v1alpha1) into CEL programs and
+// evaluates them on the objects a hub returns to local components.
+//
+// The CEL environment is Kubernetes' own (k8s.io/apiserver/pkg/cel/environment base set, its
+// libraries and cost estimator), extended with:
+//
+//	object     dyn     the object being returned (unstructured content)
+//	request    object  userAgent, verb, group, version, resource, namespace, name (all strings)
+//	node       object  name (string), labels (map(string, string)), pool (string, "" if none)
+//	variables  object  spec.variables, each evaluated lazily, at most once per evaluation
+//	nodePool(nodeName string) string                    the pool of any node ("" if none)
+//	service(namespace string, name string) optional(dyn) a Service from the hub's cache
+//
+// plus the Object{...} and JSONPatch{...} types of MutatingAdmissionPolicy for mutations.
+//
+// Use: a Compiler (one per process, built with the Lookup backing nodePool and service)
+// compiles a ResponseFilter into a *Filter and caches it per (name, uid, generation). A Chain
+// holds the compiled filters in priority order and applies those matching a request to each
+// object:
+//
+//	compiler, err := filter.NewCompiler(filter.CompilerOptions{Lookup: hubLookup})
+//	f, errs := compiler.Compile(rf)          // errs name fields: spec.keep, spec.mutations[0]...
+//	chain := filter.NewChain(f1, f2)
+//	out, err := chain.Apply(ctx, obj, req, node) // out.Keep false: drop obj
+package filter

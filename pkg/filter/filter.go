@@ -1,0 +1,290 @@
+package filter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/interpreter"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+	"k8s.io/apiserver/pkg/cel/lazy"
+
+	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
+)
+
+// Request is the request whose response is filtered, as CEL's `request` sees it.
+type Request struct {
+	// UserAgent is the client's name: its User-Agent up to the first "/" (Matches cuts it).
+	UserAgent string
+	// Verb is get, list or watch.
+	Verb      string
+	Group     string
+	Version   string
+	Resource  string
+	Namespace string
+	Name      string
+}
+
+// Node is the hub's node, as CEL's `node` sees it.
+type Node struct {
+	Name   string
+	Labels map[string]string
+	// Pool is the node's pool, "" if it is in none.
+	Pool string
+}
+
+// Filter is a compiled ResponseFilter. It is immutable and safe for concurrent use.
+type Filter struct {
+	Name          string
+	UID           types.UID
+	Generation    int64
+	Priority      int32
+	FailurePolicy appsv1alpha1.FailurePolicyType
+
+	match         appsv1alpha1.MatchResources
+	variablesType *apiservercel.DeclType
+	variables     []compiledVariable
+	conditions    []compiledExpression
+	keep          *compiledExpression
+	mutations     []compiledMutation
+	budget        int64
+	typeConverter managedfields.TypeConverter
+}
+
+type compiledExpression struct {
+	name    string
+	path    string
+	program cel.Program
+}
+
+type compiledVariable struct {
+	name    string
+	program cel.Program
+}
+
+type compiledMutation struct {
+	compiledExpression
+	patchType appsv1alpha1.PatchType
+}
+
+// Result is what a filter made of one object.
+type Result struct {
+	// Object is the object to return: the input itself when no mutation changed it, a new
+	// object otherwise. Nil when the object is dropped.
+	Object *unstructured.Unstructured
+	// Keep is false when the object is dropped from the response.
+	Keep bool
+	// Skipped is true when a match condition was false: the filter left the object alone.
+	Skipped bool
+	// Cost is the CEL cost spent on the object.
+	Cost int64
+}
+
+// Matches says whether the filter applies to a request: its user agent and its group,
+// resource and verb are listed in spec.match ("*" matches any).
+func (f *Filter) Matches(req Request) bool {
+	agent, _, _ := strings.Cut(req.UserAgent, "/")
+	if !containsOrStar(f.match.UserAgents, agent) {
+		return false
+	}
+	for _, r := range f.match.Resources {
+		if (r.Group == req.Group || r.Group == "*") && containsOrStar(r.Resources, req.Resource) && containsOrStar(r.Verbs, req.Verb) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsOrStar(list []string, s string) bool {
+	for _, v := range list {
+		if v == s || v == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// EvaluationError is a filter's failure on one object: an expression failed or the cost
+// budget ran out. Field names the expression, e.g. spec.keep.
+type EvaluationError struct {
+	Filter string
+	Field  string
+	Err    error
+}
+
+func (e *EvaluationError) Error() string {
+	return fmt.Sprintf("filter %s: %s: %v", e.Filter, e.Field, e.Err)
+}
+
+func (e *EvaluationError) Unwrap() error { return e.Err }
+
+// ErrOutOfBudget is wrapped by evaluation errors caused by the cost budget running out.
+var ErrOutOfBudget = errors.New("cost budget exceeded")
+
+// Evaluate runs the filter on one object: the match conditions, then keep, then the
+// mutations in order, each mutation seeing the object as the previous one left it. It does
+// not check Matches and does not apply the failure policy (Chain does both). obj is not
+// modified. ApplyConfiguration mutations need obj's apiVersion and kind (list items sent by
+// an API server lack them; set them from the list's kind before filtering).
+func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Result, error) {
+	ev := &evaluation{filter: f, remaining: f.budget}
+	reqVal, nodeVal := requestValue(req), nodeValue(node)
+	act := ev.newActivation(ctx, obj.Object, reqVal, nodeVal)
+
+	for _, c := range f.conditions {
+		ok, err := ev.evalBool(ctx, act, &c)
+		if err != nil {
+			return Result{Cost: ev.spent()}, err
+		}
+		if !ok {
+			return Result{Object: obj, Keep: true, Skipped: true, Cost: ev.spent()}, nil
+		}
+	}
+	if f.keep != nil {
+		ok, err := ev.evalBool(ctx, act, f.keep)
+		if err != nil {
+			return Result{Cost: ev.spent()}, err
+		}
+		if !ok {
+			return Result{Keep: false, Cost: ev.spent()}, nil
+		}
+	}
+	current := obj
+	for i := range f.mutations {
+		m := &f.mutations[i]
+		if i > 0 {
+			// Variables are evaluated afresh against the mutated object.
+			act = ev.newActivation(ctx, current.Object, reqVal, nodeVal)
+		}
+		val, err := ev.eval(ctx, act, &m.compiledExpression)
+		if err != nil {
+			return Result{Cost: ev.spent()}, err
+		}
+		next, err := f.applyMutation(m.patchType, current, val)
+		if err != nil {
+			return Result{Cost: ev.spent()}, &EvaluationError{Filter: f.Name, Field: m.path, Err: err}
+		}
+		current = next
+	}
+	return Result{Object: current, Keep: true, Cost: ev.spent()}, nil
+}
+
+func requestValue(r Request) map[string]any {
+	return map[string]any{
+		"userAgent": r.UserAgent, "verb": r.Verb, "group": r.Group, "version": r.Version,
+		"resource": r.Resource, "namespace": r.Namespace, "name": r.Name,
+	}
+}
+
+func nodeValue(n Node) map[string]any {
+	labels := n.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return map[string]any{"name": n.Name, "labels": labels, "pool": n.Pool}
+}
+
+// evaluation tracks the cost budget of one filter on one object.
+type evaluation struct {
+	filter    *Filter
+	remaining int64
+	// varCost accumulates the cost of lazily evaluated variables until the expression that
+	// referenced them is charged.
+	varCost int64
+}
+
+func (ev *evaluation) spent() int64 { return ev.filter.budget - ev.remaining }
+
+// activation resolves the filter's variables for one object.
+type activation struct {
+	object    any
+	request   map[string]any
+	node      map[string]any
+	variables ref.Val
+}
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case ObjectVarName:
+		return a.object, true
+	case RequestVarName:
+		return a.request, true
+	case NodeVarName:
+		return a.node, true
+	case VariablesVarName:
+		return a.variables, true
+	}
+	return nil, false
+}
+
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func (ev *evaluation) newActivation(ctx context.Context, object any, req, node map[string]any) *activation {
+	act := &activation{object: object, request: req, node: node}
+	vars := lazy.NewMapValue(ev.filter.variablesType)
+	for _, v := range ev.filter.variables {
+		v := v
+		vars.Append(v.name, func(*lazy.MapValue) ref.Val {
+			val, details, err := v.program.ContextEval(ctx, act)
+			ev.varCost += actualCost(details)
+			if err != nil {
+				return celtypes.NewErr("variable %q: %v", v.name, err)
+			}
+			return val
+		})
+	}
+	act.variables = vars
+	return act
+}
+
+func actualCost(details *cel.EvalDetails) int64 {
+	if details == nil || details.ActualCost() == nil {
+		return 0
+	}
+	c := *details.ActualCost()
+	if c > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(c)
+}
+
+// eval runs one expression and charges its cost, and that of the variables it read.
+func (ev *evaluation) eval(ctx context.Context, act *activation, e *compiledExpression) (ref.Val, error) {
+	val, details, err := e.program.ContextEval(ctx, act)
+	cost := actualCost(details) + ev.varCost
+	ev.varCost = 0
+	if cost > ev.remaining {
+		ev.remaining = 0
+		return nil, &EvaluationError{Filter: ev.filter.Name, Field: e.path,
+			Err: fmt.Errorf("%w: the filter may spend %d per object", ErrOutOfBudget, ev.filter.budget)}
+	}
+	ev.remaining -= cost
+	if err != nil {
+		if strings.Contains(err.Error(), "cost limit exceeded") {
+			err = fmt.Errorf("%w: %v", ErrOutOfBudget, err)
+		}
+		return nil, &EvaluationError{Filter: ev.filter.Name, Field: e.path, Err: err}
+	}
+	return val, nil
+}
+
+func (ev *evaluation) evalBool(ctx context.Context, act *activation, e *compiledExpression) (bool, error) {
+	val, err := ev.eval(ctx, act, e)
+	if err != nil {
+		return false, err
+	}
+	b, ok := val.(celtypes.Bool)
+	if !ok {
+		return false, &EvaluationError{Filter: ev.filter.Name, Field: e.path, Err: fmt.Errorf("evaluated to %v, not a bool", val.Type())}
+	}
+	return bool(b), nil
+}

@@ -1,0 +1,177 @@
+package filter
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	celtypes "github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
+	"google.golang.org/protobuf/types/known/structpb"
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
+	"k8s.io/apiserver/pkg/cel/mutation"
+	"k8s.io/apiserver/pkg/cel/mutation/dynamic"
+	kubeapplyconfigurations "k8s.io/client-go/applyconfigurations"
+	kubescheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
+
+	yurtapplyconfigurations "github.com/yurt-edge/yurt/generated/applyconfiguration"
+	yurtscheme "github.com/yurt-edge/yurt/generated/clientset/versioned/scheme"
+
+	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
+)
+
+func (f *Filter) applyMutation(pt appsv1alpha1.PatchType, obj *unstructured.Unstructured, val ref.Val) (*unstructured.Unstructured, error) {
+	switch pt {
+	case appsv1alpha1.PatchTypeApplyConfiguration:
+		return f.applyConfiguration(obj, val)
+	case appsv1alpha1.PatchTypeJSONPatch:
+		return applyJSONPatch(obj, val)
+	}
+	return nil, fmt.Errorf("unsupported patch type %q", pt)
+}
+
+// applyConfiguration merges an Object{...} value into obj with structured merge diff, as
+// MutatingAdmissionPolicy does: maps and granular lists merge, and setting an atomic list,
+// map or struct is refused (use a JSONPatch to replace one).
+func (f *Filter) applyConfiguration(obj *unstructured.Unstructured, val ref.Val) (*unstructured.Unstructured, error) {
+	objVal, ok := val.(*dynamic.ObjectVal)
+	if !ok {
+		return nil, fmt.Errorf("apply configuration evaluated to %v, not an Object", val.Type())
+	}
+	if err := objVal.CheckTypeNamesMatchFieldPathNames(); err != nil {
+		return nil, fmt.Errorf("type mismatch: %w", err)
+	}
+	content, ok := objVal.Value().(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("apply configuration evaluated to %T, not an object", objVal.Value())
+	}
+	gvk := obj.GroupVersionKind()
+	if gvk.Kind == "" || gvk.Version == "" {
+		return nil, errors.New("the object has no apiVersion and kind, which an apply configuration needs")
+	}
+	p := &unstructured.Unstructured{Object: content}
+	p.SetGroupVersionKind(gvk)
+	out, err := patch.ApplyStructuredMergeDiff(f.typeConverter, obj, p)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := out.(*unstructured.Unstructured)
+	if !ok {
+		return nil, fmt.Errorf("apply configuration produced %T, not an unstructured object", out)
+	}
+	return u, nil
+}
+
+// applyJSONPatch applies a list of JSONPatch{...} values to obj. A failed "test" operation
+// leaves the object unchanged, as in MutatingAdmissionPolicy.
+func applyJSONPatch(obj *unstructured.Unstructured, val ref.Val) (*unstructured.Unstructured, error) {
+	ops, err := jsonPatchOf(val)
+	if err != nil {
+		return nil, err
+	}
+	if len(ops) == 0 {
+		return obj, nil
+	}
+	doc, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the object: %w", err)
+	}
+	patched, err := ops.Apply(doc)
+	if err != nil {
+		if errors.Is(err, jsonpatch.ErrTestFailed) {
+			return obj, nil
+		}
+		return nil, fmt.Errorf("JSON patch: %w", err)
+	}
+	out := &unstructured.Unstructured{}
+	if err := out.UnmarshalJSON(patched); err != nil {
+		return nil, fmt.Errorf("decoding the patched object: %w", err)
+	}
+	return out, nil
+}
+
+// jsonPatchOf converts the value of a JSONPatch expression, as k8s.io/apiserver's JSON
+// patcher does.
+func jsonPatchOf(val ref.Val) (jsonpatch.Patch, error) {
+	list, ok := val.(traits.Lister)
+	if !ok {
+		return nil, fmt.Errorf("JSON patch evaluated to %v, not a list", val.Type())
+	}
+	var out jsonpatch.Patch
+	for it := list.Iterator(); it.HasNext() == celtypes.True; {
+		native, err := it.Next().ConvertToNative(reflect.TypeOf(&mutation.JSONPatchVal{}))
+		if err != nil {
+			return nil, fmt.Errorf("JSON patch: not a JSONPatch: %w", err)
+		}
+		op, ok := native.(*mutation.JSONPatchVal)
+		if !ok {
+			return nil, fmt.Errorf("JSON patch: element of type %T, not a JSONPatch", native)
+		}
+		raw := func(s string) *json.RawMessage { m := json.RawMessage(strconv.Quote(s)); return &m }
+		operation := jsonpatch.Operation{"op": raw(op.Op), "path": raw(op.Path)}
+		if op.From != "" {
+			operation["from"] = raw(op.From)
+		}
+		if op.Val != nil {
+			if objVal, ok := op.Val.(*dynamic.ObjectVal); ok {
+				if err := objVal.CheckTypeNamesMatchFieldPathNames(); err != nil {
+					return nil, fmt.Errorf("JSON patch: type mismatch: %w", err)
+				}
+			}
+			v, err := op.Val.ConvertToNative(reflect.TypeOf(&structpb.Value{}))
+			if err != nil {
+				return nil, fmt.Errorf("JSON patch: value cannot be JSON: %w", err)
+			}
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, fmt.Errorf("JSON patch: value cannot be JSON: %w", err)
+			}
+			m := json.RawMessage(b)
+			operation["value"] = &m
+		}
+		out = append(out, operation)
+	}
+	return out, nil
+}
+
+// typeConverter types objects of the Kubernetes and Yurt APIs with their schemas and any
+// other kind with a deduced schema (maps merge, lists are replaced).
+type typeConverter struct {
+	kube, yurt, deduced managedfields.TypeConverter
+}
+
+func newTypeConverter() (managedfields.TypeConverter, error) {
+	return &typeConverter{
+		kube:    kubeapplyconfigurations.NewTypeConverter(kubescheme.Scheme),
+		yurt:    yurtapplyconfigurations.NewTypeConverter(yurtscheme.Scheme),
+		deduced: managedfields.NewDeducedTypeConverter(),
+	}, nil
+}
+
+func (t *typeConverter) pick(gvk schema.GroupVersionKind) managedfields.TypeConverter {
+	switch {
+	case kubescheme.Scheme.Recognizes(gvk):
+		return t.kube
+	case yurtscheme.Scheme.Recognizes(gvk):
+		return t.yurt
+	}
+	return t.deduced
+}
+
+func (t *typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	return t.pick(obj.GetObjectKind().GroupVersionKind()).ObjectToTyped(obj, opts...)
+}
+
+func (t *typeConverter) TypedToObject(v *typed.TypedValue) (runtime.Object, error) {
+	return t.deduced.TypedToObject(v)
+}
