@@ -40,7 +40,7 @@ type Lookup interface {
 // noLookup is the Lookup of a compiler that only checks expressions (yurt-apiserver).
 type noLookup struct{}
 
-func (noLookup) NodePool(string) string                       { return "" }
+func (noLookup) NodePool(string) string                        { return "" }
 func (noLookup) Service(string, string) (map[string]any, bool) { return nil, false }
 
 func requestDeclType() *apiservercel.DeclType {
