@@ -10,6 +10,7 @@ import (
 	"github.com/yurt-edge/yurt/pkg/apis/apps"
 	"github.com/yurt-edge/yurt/pkg/apis/apps/validation"
 	"github.com/yurt-edge/yurt/pkg/printers"
+	"github.com/yurt-edge/yurt/pkg/registry/apps/responsefilter"
 	"github.com/yurt-edge/yurt/pkg/registry/resource"
 )
 
@@ -51,20 +52,8 @@ func NewYurtAppDaemonStorage(scheme *runtime.Scheme, optsGetter generic.RESTOpti
 	})
 }
 
-// NewResponseFilterStorage builds the storage of responsefilters.
+// NewResponseFilterStorage builds the storage of responsefilters, which compiles their CEL
+// expressions on every write.
 func NewResponseFilterStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, versions []schema.GroupVersion) (*resource.Storage, error) {
-	return resource.NewStorage(scheme, optsGetter, &resource.Definition[*apps.ResponseFilter]{
-		Resource:             apps.Resource("responsefilters"),
-		Singular:             "responsefilter",
-		Kind:                 "ResponseFilter",
-		ShortNames:           []string{"rf"},
-		Categories:           []string{"yurt"},
-		Versions:             versions,
-		New:                  func() *apps.ResponseFilter { return &apps.ResponseFilter{} },
-		NewList:              func() runtime.Object { return &apps.ResponseFilterList{} },
-		Validate:             validation.ValidateResponseFilter,
-		ValidateUpdate:       validation.ValidateResponseFilterUpdate,
-		ValidateStatusUpdate: validation.ValidateResponseFilterStatusUpdate,
-		Table:                printers.NewResponseFilterTableConvertor(),
-	})
+	return responsefilter.NewStorage(scheme, optsGetter, versions)
 }
