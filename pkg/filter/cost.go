@@ -6,12 +6,14 @@ import (
 
 const (
 	// DefaultEstimatedMaxSize is the number of elements (or bytes) a list, map or string of
-	// unknown size is assumed to hold when estimating an expression's cost: the most endpoints
-	// an EndpointSlice holds, and the most addresses an Endpoints subset holds.
-	DefaultEstimatedMaxSize = 1000
+	// unknown size (anything read from the object) is assumed to hold when estimating an
+	// expression's cost. The estimate exists to reject runaway expressions when a filter is
+	// written: 256 lets a filter loop over an Endpoints object's subsets and their addresses
+	// (two nested loops) but not nest three loops over the object. What a filter really spends
+	// on a real object is bounded at run time by DefaultRuntimeCostBudget.
+	DefaultEstimatedMaxSize = 256
 	// DefaultEstimatedCostLimit is the largest estimated cost of one expression, as for
 	// CustomResourceDefinition validation rules (apiextensions' StaticEstimatedCostLimit).
-	// With DefaultEstimatedMaxSize it allows two nested comprehensions over the object, not three.
 	DefaultEstimatedCostLimit = 10_000_000
 	// DefaultRuntimeCostBudget is the cost one filter may spend on one object, over all its
 	// expressions, as for one ValidatingAdmissionPolicy binding (RuntimeCELCostBudget). Each
