@@ -92,6 +92,8 @@ type Stack struct {
 
 	mu            sync.Mutex
 	kubeAPIServer *Process
+	// components are kube-controller-manager, hollow nodes, yurt-manager (components.go).
+	components    []*Process
 	yurtAPIServer *Process
 }
 
@@ -284,7 +286,7 @@ func (s *Stack) logFile(component string) string {
 func (s *Stack) Stop() error {
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
-		var errs []error
+		errs := s.stopComponents()
 		s.mu.Lock()
 		yurt, kube := s.yurtAPIServer, s.kubeAPIServer
 		s.mu.Unlock()

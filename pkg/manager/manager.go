@@ -53,8 +53,8 @@ func eventSource(controller string) corev1.EventSource {
 
 // LeaderElection configures the Lease-based election.
 type LeaderElection struct {
-	Enabled                                  bool
-	Namespace, Name, Identity                string
+	Enabled                                   bool
+	Namespace, Name, Identity                 string
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
