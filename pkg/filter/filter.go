@@ -137,7 +137,9 @@ var ErrOutOfBudget = errors.New("cost budget exceeded")
 // an API server lack them; set them from the list's kind before filtering).
 func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Result, error) {
 	ev := &evaluation{filter: f, remaining: f.budget}
-	reqVal, nodeVal := requestValue(req), nodeValue(node)
+	// Wrapped once, not on every access.
+	reqVal := celtypes.DefaultTypeAdapter.NativeToValue(requestValue(req))
+	nodeVal := celtypes.DefaultTypeAdapter.NativeToValue(nodeValue(node))
 	act := ev.newActivation(ctx, obj.Object, reqVal, nodeVal)
 
 	for _, c := range f.conditions {
@@ -206,9 +208,9 @@ func (ev *evaluation) spent() int64 { return ev.filter.budget - ev.remaining }
 
 // activation resolves the filter's variables for one object.
 type activation struct {
-	object    any
-	request   map[string]any
-	node      map[string]any
+	object    ref.Val
+	request   ref.Val
+	node      ref.Val
 	variables ref.Val
 }
 
@@ -228,8 +230,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-func (ev *evaluation) newActivation(ctx context.Context, object any, req, node map[string]any) *activation {
-	act := &activation{object: object, request: req, node: node}
+func (ev *evaluation) newActivation(ctx context.Context, object map[string]any, req, node ref.Val) *activation {
+	act := &activation{object: celtypes.DefaultTypeAdapter.NativeToValue(object), request: req, node: node}
 	vars := lazy.NewMapValue(ev.filter.variablesType)
 	for _, v := range ev.filter.variables {
 		v := v

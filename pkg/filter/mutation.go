@@ -1,24 +1,16 @@
 package filter
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"strconv"
 
-	celtypes "github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
-	"github.com/google/cel-go/common/types/traits"
-	"google.golang.org/protobuf/types/known/structpb"
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apiserver/pkg/admission/plugin/policy/mutating/patch"
-	"k8s.io/apiserver/pkg/cel/mutation"
 	"k8s.io/apiserver/pkg/cel/mutation/dynamic"
 	kubeapplyconfigurations "k8s.io/client-go/applyconfigurations"
 	kubescheme "k8s.io/client-go/kubernetes/scheme"
@@ -72,76 +64,21 @@ func (f *Filter) applyConfiguration(obj *unstructured.Unstructured, val ref.Val)
 	return u, nil
 }
 
-// applyJSONPatch applies a list of JSONPatch{...} values to obj. A failed "test" operation
-// leaves the object unchanged, as in MutatingAdmissionPolicy.
+// applyJSONPatch applies a list of JSONPatch{...} values to a copy of obj. A failed "test"
+// operation leaves the object unchanged, as in MutatingAdmissionPolicy.
 func applyJSONPatch(obj *unstructured.Unstructured, val ref.Val) (*unstructured.Unstructured, error) {
-	ops, err := jsonPatchOf(val)
+	ops, err := patchOpsOf(val)
 	if err != nil {
 		return nil, err
 	}
 	if len(ops) == 0 {
 		return obj, nil
 	}
-	doc, err := json.Marshal(obj.Object)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the object: %w", err)
+	out, err := applyPatchOps(obj, ops)
+	if errors.Is(err, errTestFailed) {
+		return obj, nil
 	}
-	patched, err := ops.Apply(doc)
-	if err != nil {
-		if errors.Is(err, jsonpatch.ErrTestFailed) {
-			return obj, nil
-		}
-		return nil, fmt.Errorf("JSON patch: %w", err)
-	}
-	out := &unstructured.Unstructured{}
-	if err := out.UnmarshalJSON(patched); err != nil {
-		return nil, fmt.Errorf("decoding the patched object: %w", err)
-	}
-	return out, nil
-}
-
-// jsonPatchOf converts the value of a JSONPatch expression, as k8s.io/apiserver's JSON
-// patcher does.
-func jsonPatchOf(val ref.Val) (jsonpatch.Patch, error) {
-	list, ok := val.(traits.Lister)
-	if !ok {
-		return nil, fmt.Errorf("JSON patch evaluated to %v, not a list", val.Type())
-	}
-	var out jsonpatch.Patch
-	for it := list.Iterator(); it.HasNext() == celtypes.True; {
-		native, err := it.Next().ConvertToNative(reflect.TypeOf(&mutation.JSONPatchVal{}))
-		if err != nil {
-			return nil, fmt.Errorf("JSON patch: not a JSONPatch: %w", err)
-		}
-		op, ok := native.(*mutation.JSONPatchVal)
-		if !ok {
-			return nil, fmt.Errorf("JSON patch: element of type %T, not a JSONPatch", native)
-		}
-		raw := func(s string) *json.RawMessage { m := json.RawMessage(strconv.Quote(s)); return &m }
-		operation := jsonpatch.Operation{"op": raw(op.Op), "path": raw(op.Path)}
-		if op.From != "" {
-			operation["from"] = raw(op.From)
-		}
-		if op.Val != nil {
-			if objVal, ok := op.Val.(*dynamic.ObjectVal); ok {
-				if err := objVal.CheckTypeNamesMatchFieldPathNames(); err != nil {
-					return nil, fmt.Errorf("JSON patch: type mismatch: %w", err)
-				}
-			}
-			v, err := op.Val.ConvertToNative(reflect.TypeOf(&structpb.Value{}))
-			if err != nil {
-				return nil, fmt.Errorf("JSON patch: value cannot be JSON: %w", err)
-			}
-			b, err := json.Marshal(v)
-			if err != nil {
-				return nil, fmt.Errorf("JSON patch: value cannot be JSON: %w", err)
-			}
-			m := json.RawMessage(b)
-			operation["value"] = &m
-		}
-		out = append(out, operation)
-	}
-	return out, nil
+	return out, err
 }
 
 // typeConverter types objects of the Kubernetes and Yurt APIs with their schemas and any
