@@ -89,6 +89,14 @@ func (s *Store) Put(ctx context.Context, gvr schema.GroupVersionResource, obj ru
 	if err != nil {
 		return 0, err
 	}
+	if len(s.guard) == 0 {
+		// Unguarded, a plain put is one request without a transaction's compare step.
+		resp, err := s.client.Etcd.Put(ctx, key, string(value))
+		if err != nil {
+			return 0, fmt.Errorf("writing %s to the coordinator: %w", key, err)
+		}
+		return resp.Header.Revision, nil
+	}
 	resp, err := s.txn(ctx, clientv3.OpPut(key, string(value)))
 	if err != nil {
 		return 0, fmt.Errorf("writing %s to the coordinator: %w", key, err)
