@@ -71,3 +71,7 @@ func checkHTTPHealth(ctx context.Context, url string) error {
 	}
 	return nil
 }
+
+// AddComponent makes Stop end proc too (before the API servers), e.g. a process a test
+// started itself that must outlive the test.
+func (s *Stack) AddComponent(proc *Process) { s.addComponent(proc, false) }

@@ -49,6 +49,7 @@ func TestMain(m *testing.M) {
 type environment struct {
 	stack   *localstack.Stack
 	nodes   map[string]*localstack.HollowNode
+	manager *localstack.Process
 	metrics string // yurt-manager's health/metrics address
 }
 
@@ -81,12 +82,12 @@ func setup(t *testing.T) *environment {
 			envErr = err
 			return
 		}
-		_, addr, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{ExtraArgs: []string{"-v=2"}})
+		proc, addr, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{ExtraArgs: []string{"-v=2", "--leader-elect-identity=e2e-first"}})
 		if err != nil {
 			envErr = err
 			return
 		}
-		e.metrics = addr
+		e.manager, e.metrics = proc, addr
 		var (
 			mu   sync.Mutex
 			wg   sync.WaitGroup
