@@ -4,6 +4,7 @@ package yurtctl
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/yurt-edge/yurt/pkg/yurtctl/filter"
 	"github.com/yurt-edge/yurt/pkg/yurtctl/local"
 )
 
@@ -16,5 +17,6 @@ func NewCommand() *cobra.Command {
 		Run: func(cmd *cobra.Command, _ []string) { _ = cmd.Help() },
 	}
 	cmd.AddCommand(local.NewCommand())
+	cmd.AddCommand(filter.NewCommand())
 	return cmd
 }
