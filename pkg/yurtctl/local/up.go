@@ -25,8 +25,15 @@ type UpOptions struct {
 	// YurtAPIServerPort is yurt-apiserver's port on 127.0.0.1; 0 picks a free one.
 	YurtAPIServerPort int
 
+	// Controllers also starts kube-controller-manager, yurt-manager and HollowNodes
+	// kubemark nodes in pool pool-a (controllers.go).
+	Controllers bool
+	HollowNodes int
+
 	// Out receives the instructions printed once the stack is up.
 	Out io.Writer
+
+	managerAddr string
 }
 
 // NewUpOptions returns the defaults: _output/local, bin, and port 8443 as in artifacts/local/.
@@ -35,6 +42,8 @@ func NewUpOptions() *UpOptions {
 		Dir:               filepath.Join("_output", "local"),
 		BinDir:            "bin",
 		YurtAPIServerPort: localstack.DefaultYurtAPIServerPort,
+		Controllers:       true,
+		HollowNodes:       2,
 		Out:               os.Stdout,
 	}
 }
@@ -45,6 +54,8 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.BinDir, "bin-dir", o.BinDir, "Directory holding yurt-apiserver (make build).")
 	fs.StringVar(&o.KubeBinDir, "kube-bin-dir", o.KubeBinDir, "Directory holding kube-apiserver (make kube-binaries); default <bin-dir>/kube.")
 	fs.IntVar(&o.YurtAPIServerPort, "yurt-apiserver-port", o.YurtAPIServerPort, "Port of yurt-apiserver on 127.0.0.1; 0 picks a free one.")
+	fs.BoolVar(&o.Controllers, "controllers", o.Controllers, "Also run kube-controller-manager and yurt-manager (every controller), with --hollow-nodes kubemark nodes in pool "+DemoPool+".")
+	fs.IntVar(&o.HollowNodes, "hollow-nodes", o.HollowNodes, "Number of kubemark hollow nodes in pool "+DemoPool+" when --controllers is on.")
 }
 
 // Complete makes the directories absolute and fills in the kube binary directory.
@@ -76,7 +87,7 @@ func (o *UpOptions) Validate() []error {
 			errs = append(errs, fmt.Errorf("%s is missing: build it with make build kube-binaries", bin))
 		}
 	}
-	return errs
+	return append(errs, o.validateControllers()...)
 }
 
 // Run starts the stack, prints how to use it and runs until ctx ends (SIGINT, SIGTERM or
@@ -126,7 +137,14 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", kubeconfig, err)
 	}
+	if err := o.startControllers(ctx, stack); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	o.printNextSteps(stack, kubeconfig)
+	o.printControllers()
 
 	select {
 	case <-ctx.Done():
