@@ -28,7 +28,9 @@ func newUpCommand() *cobra.Command {
 		Short: "Start etcd, kube-apiserver and yurt-apiserver on loopback and run until interrupted",
 		Long: `up starts an embedded etcd, kube-apiserver (from --kube-bin-dir) and yurt-apiserver
 (from --bin-dir), registers yurt-apiserver's APIServices, writes <dir>/kubeconfig and
-stays in the foreground. Ctrl-C, SIGTERM or 'yurtctl local down' stop everything.
+stays in the foreground. With --controllers (the default) it also runs
+kube-controller-manager, yurt-manager with every controller, and --hollow-nodes kubemark
+hollow kubelets in NodePool pool-a. Ctrl-C, SIGTERM or 'yurtctl local down' stop everything.
 Data and logs stay in --dir across runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
