@@ -66,7 +66,8 @@ type Outcome struct {
 
 // Apply runs the matching filters (those of For(req)) on one object, in order. A filter that
 // fails with failurePolicy Fail stops the chain with its error (an *EvaluationError): the
-// request fails. With Ignore, the object passes that filter unchanged. obj is not modified.
+// request fails. With Ignore, the object passes that filter unchanged. obj is not modified;
+// the result may share unchanged parts with it (see Filter.Evaluate).
 func (c *Chain) Apply(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Outcome, error) {
 	out := Outcome{Object: obj, Keep: true}
 	for _, f := range c.filters {

@@ -133,7 +133,8 @@ var ErrOutOfBudget = errors.New("cost budget exceeded")
 // Evaluate runs the filter on one object: the match conditions, then keep, then the
 // mutations in order, each mutation seeing the object as the previous one left it. It does
 // not check Matches and does not apply the failure policy (Chain does both). obj is not
-// modified. ApplyConfiguration mutations need obj's apiVersion and kind (list items sent by
+// modified; a mutated result shares the parts no mutation touched with obj, so treat both as
+// read-only (deep-copy before changing either in place). ApplyConfiguration mutations need obj's apiVersion and kind (list items sent by
 // an API server lack them; set them from the list's kind before filtering).
 func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Result, error) {
 	ev := &evaluation{filter: f, remaining: f.budget}

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/cel/mutation"
 	"k8s.io/apiserver/pkg/cel/mutation/dynamic"
 )
@@ -69,8 +68,8 @@ func patchOpsOf(val ref.Val) ([]patchOp, error) {
 }
 
 // toJSONValue converts a CEL value to unstructured content (what encoding/json produces, with
-// int64 integers). Parts of the object a filter passes through (e.g. kept endpoints) are
-// copied, so the patched object shares nothing with the input.
+// int64 integers). Parts of the object a filter passes through (e.g. kept endpoints) are not
+// copied: the patcher copies containers before it changes them, so sharing is safe.
 func toJSONValue(v ref.Val) (any, error) {
 	switch v := v.(type) {
 	case celtypes.String:
@@ -91,7 +90,7 @@ func toJSONValue(v ref.Val) (any, error) {
 		return viaJSON(v)
 	}
 	if native := v.Value(); isJSONContainer(native) {
-		return deepCopyJSON(native)
+		return native, nil
 	}
 	switch c := v.(type) {
 	case traits.Lister:
@@ -130,17 +129,6 @@ func isJSONContainer(v any) bool {
 		return true
 	}
 	return false
-}
-
-// deepCopyJSON copies unstructured content, refusing what JSON cannot hold instead of
-// panicking as runtime.DeepCopyJSONValue does.
-func deepCopyJSON(v any) (out any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("not JSON content: %v", r)
-		}
-	}()
-	return runtime.DeepCopyJSONValue(v), nil
 }
 
 // viaJSON converts values with no direct unstructured form (timestamps, durations, objects)
@@ -183,9 +171,11 @@ func normalizeNumbers(v any) any {
 	return v
 }
 
-// applyPatchOps applies operations to a copy of obj. A failed test returns errTestFailed.
+// applyPatchOps applies operations to obj without modifying it: every container on the path of
+// an operation is copied before it changes (copy on write), so the result shares the parts no
+// operation touched with obj. A failed test returns errTestFailed.
 func applyPatchOps(obj *unstructured.Unstructured, ops []patchOp) (*unstructured.Unstructured, error) {
-	var doc any = obj.DeepCopy().Object
+	var doc any = obj.Object
 	for _, op := range ops {
 		var err error
 		doc, err = applyPatchOp(doc, op)
@@ -239,6 +229,9 @@ func applyPatchOp(doc any, op patchOp) (any, error) {
 		if _, isMap := parent.(map[string]any); isMap {
 			return addAt(doc, path, op.value)
 		}
+		if _, err := getAt(doc, path); err != nil {
+			return nil, err
+		}
 		return setAt(doc, path, op.value)
 	case "move", "copy":
 		from, err := parsePointer(op.from)
@@ -256,9 +249,8 @@ func applyPatchOp(doc any, op patchOp) (any, error) {
 			if doc, _, err = removeAt(doc, from); err != nil {
 				return nil, err
 			}
-		} else if v, err = deepCopyJSON(v); err != nil {
-			return nil, err
 		}
+		// A copied value is shared; later operations copy it before changing it.
 		return addAt(doc, path, v)
 	case "test":
 		if err := needValue(); err != nil {
@@ -345,75 +337,112 @@ func getAt(doc any, path []string) (any, error) {
 	return cur, nil
 }
 
-// addAt returns doc with value added at path; containers are modified in place (doc is the
-// patcher's own copy), lists are rebuilt when they grow.
+// withCopiedPath returns a copy of doc in which every container on path has been copied, and
+// the container at path in that copy, ready to be changed.
+func withCopiedPath(doc any, path []string) (any, any, error) {
+	root := shallowCopy(doc)
+	cur := root
+	for i, tok := range path {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, nil, fmt.Errorf("missing /%s", strings.Join(path[:i+1], "/"))
+			}
+			v = shallowCopy(v)
+			c[tok] = v
+			cur = v
+		case []any:
+			idx, err := listIndex(tok, len(c), false)
+			if err != nil {
+				return nil, nil, err
+			}
+			v := shallowCopy(c[idx])
+			c[idx] = v
+			cur = v
+		default:
+			return nil, nil, fmt.Errorf("missing /%s", strings.Join(path[:i+1], "/"))
+		}
+	}
+	return root, cur, nil
+}
+
+func shallowCopy(v any) any {
+	switch c := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(c)+1)
+		for k, e := range c {
+			m[k] = e
+		}
+		return m
+	case []any:
+		return append(make([]any, 0, len(c)+1), c...)
+	}
+	return v
+}
+
+// addAt returns a document with value added at path (RFC 6902 "add").
 func addAt(doc any, path []string, value any) (any, error) {
 	if len(path) == 0 {
 		return value, nil
 	}
-	parent, err := getAt(doc, path[:len(path)-1])
-	if err != nil {
+	parentPath, last := path[:len(path)-1], path[len(path)-1]
+	if p, err := getAt(doc, parentPath); err != nil {
 		return nil, err
-	}
-	last := path[len(path)-1]
-	switch c := parent.(type) {
-	case map[string]any:
-		c[last] = value
-		return doc, nil
-	case []any:
-		idx, err := listIndex(last, len(c), true)
+	} else if l, ok := p.([]any); ok {
+		idx, err := listIndex(last, len(l), true)
 		if err != nil {
 			return nil, err
 		}
-		grown := make([]any, 0, len(c)+1)
-		grown = append(grown, c[:idx]...)
-		grown = append(grown, value)
-		grown = append(grown, c[idx:]...)
-		return setAt(doc, path[:len(path)-1], grown)
+		grown := make([]any, 0, len(l)+1)
+		grown = append(append(append(grown, l[:idx]...), value), l[idx:]...)
+		return setAt(doc, parentPath, grown)
+	} else if _, ok := p.(map[string]any); !ok {
+		return nil, fmt.Errorf("/%s is not an object or a list", strings.Join(parentPath, "/"))
 	}
-	return nil, fmt.Errorf("/%s is not an object or a list", strings.Join(path[:len(path)-1], "/"))
+	root, parent, err := withCopiedPath(doc, parentPath)
+	if err != nil {
+		return nil, err
+	}
+	parent.(map[string]any)[last] = value
+	return root, nil
 }
 
+// removeAt returns a document without the value at path, and that value.
 func removeAt(doc any, path []string) (any, any, error) {
 	if len(path) == 0 {
 		return nil, nil, errors.New("cannot remove the whole object")
 	}
-	parent, err := getAt(doc, path[:len(path)-1])
+	parentPath, last := path[:len(path)-1], path[len(path)-1]
+	v, err := getAt(doc, path)
 	if err != nil {
 		return nil, nil, err
 	}
-	last := path[len(path)-1]
-	switch c := parent.(type) {
-	case map[string]any:
-		v, ok := c[last]
-		if !ok {
-			return nil, nil, fmt.Errorf("missing /%s", strings.Join(path, "/"))
-		}
-		delete(c, last)
-		return doc, v, nil
-	case []any:
-		idx, err := listIndex(last, len(c), false)
-		if err != nil {
-			return nil, nil, err
-		}
-		v := c[idx]
-		shrunk := append(append(make([]any, 0, len(c)-1), c[:idx]...), c[idx+1:]...)
-		doc, err = setAt(doc, path[:len(path)-1], shrunk)
+	p, _ := getAt(doc, parentPath)
+	if l, ok := p.([]any); ok {
+		idx, _ := listIndex(last, len(l), false)
+		shrunk := append(append(make([]any, 0, len(l)-1), l[:idx]...), l[idx+1:]...)
+		doc, err = setAt(doc, parentPath, shrunk)
 		return doc, v, err
 	}
-	return nil, nil, fmt.Errorf("missing /%s", strings.Join(path, "/"))
+	root, parent, err := withCopiedPath(doc, parentPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	delete(parent.(map[string]any), last)
+	return root, v, nil
 }
 
-// setAt replaces the value at an existing path.
+// setAt returns a document with the value at an existing path (or the root) replaced.
 func setAt(doc any, path []string, value any) (any, error) {
 	if len(path) == 0 {
 		return value, nil
 	}
-	parent, err := getAt(doc, path[:len(path)-1])
+	parentPath, last := path[:len(path)-1], path[len(path)-1]
+	root, parent, err := withCopiedPath(doc, parentPath)
 	if err != nil {
 		return nil, err
 	}
-	last := path[len(path)-1]
 	switch c := parent.(type) {
 	case map[string]any:
 		c[last] = value
@@ -426,5 +455,5 @@ func setAt(doc any, path []string, value any) (any, error) {
 	default:
 		return nil, fmt.Errorf("missing /%s", strings.Join(path, "/"))
 	}
-	return doc, nil
+	return root, nil
 }
