@@ -8,6 +8,31 @@
 //	election  one leader per pool (go.etcd.io/etcd/client/v3/concurrency), with a write guard
 //	lease     the nodes' coordination/v1 Leases, bound to etcd leases with a TTL
 //	codec     the value format of objects and leases (Kubernetes protobuf or JSON)
+//	coordinatortest  a real embedded etcd on loopback for tests and benchmarks
+//
+// # Using it from a hub
+//
+//	o := coordinator.NewOptions()          // o.AddFlags(fs): --coordinator-endpoints, -cert-file, -key-file, -ca-file
+//	o.Pool, o.Identity = nodePool, nodeName
+//	c, err := coordinator.New(o, coordinator.NewMetrics(registry)) // does not wait for the coordinator; c.Ping(ctx) does
+//
+//	// Every hub campaigns; the winner syncs the cloud into the coordinator.
+//	l, err := election.New(c, ttl).Campaign(ctx)         // blocks until leader
+//	w := store.New(c, nil).WithGuard(l.Guard())          // writes fail with store.ErrGuardFailed once deposed
+//	w.Replace(ctx, gvr, cloudList.Items, cloudList.ResourceVersion) // relist; writes the sync marker last
+//	w.Put / w.Delete on each cloud watch event; w.MarkSynced(ctx, gvr, rv) periodically (and on bookmarks)
+//	<-l.Done()                                           // leadership lost: stop writing, campaign again
+//
+//	// Every hub serves pool-scoped list/watch from the coordinator while the marker is fresh.
+//	m, err := s.SyncMarker(ctx, gvr); fresh := err == nil && m.Fresh(maxAge)
+//	res, err := s.List(ctx, gvr, namespace)              // res.Items, res.Revision, res.Skipped
+//	wt, err := s.Watch(ctx, gvr, namespace, res.Revision, store.WatchOptions{})
+//	for ev := range wt.ResultChan() { ... }; errors.Is(wt.Err(), store.ErrCompacted) → relist
+//
+//	// Heartbeats: each hub writes its node's Lease; the leader renews delegated ones in the cloud.
+//	ls := lease.New(c, 40*time.Second)
+//	ls.Renew(ctx, nodeLease, !cloudReachable)            // sets/removes openyurt.io/delegate-heartbeat
+//	ls.ListDelegated(ctx)                                // leader: nodes to renew in the cloud
 //
 // # Key layout
 //
