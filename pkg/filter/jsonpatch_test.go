@@ -3,6 +3,7 @@ package filter
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -118,4 +119,75 @@ func decodeDoc(t *testing.T, doc string) *unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return &unstructured.Unstructured{Object: normalizeFloats(m).(map[string]any)}
+}
+
+// FuzzPatchOps compares applyPatchOps with gopkg.in/evanphx/json-patch.v4 on random patches
+// and checks the input is never modified.
+func FuzzPatchOps(f *testing.F) {
+	f.Add(`{"a":{"b":1,"c":[1,2,3]},"l":[{"n":"x"}]}`, `[{"op":"add","path":"/a/c/1","value":9}]`)
+	f.Add(`{"a":{"b":1}}`, `[{"op":"move","from":"/a/b","path":"/b"},{"op":"remove","path":"/a"}]`)
+	f.Add(`{"l":[1,2]}`, `[{"op":"copy","from":"/l","path":"/m"},{"op":"add","path":"/m/-","value":3},{"op":"replace","path":"/l/0","value":0}]`)
+	f.Add(`{"a":{"b":{"c":1}}}`, `[{"op":"test","path":"/a/b","value":{"c":1}},{"op":"add","path":"/a/b/d","value":2}]`)
+	f.Fuzz(func(t *testing.T, doc, patch string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(doc), &m) != nil || m == nil {
+			return
+		}
+		var raw []map[string]any
+		if json.Unmarshal([]byte(patch), &raw) != nil {
+			return
+		}
+		var ops []patchOp
+		for _, r := range raw {
+			op, _ := r["op"].(string)
+			path, ok := r["path"].(string)
+			if !ok {
+				return
+			}
+			p := patchOp{op: op, path: path}
+			if from, ok := r["from"].(string); ok {
+				p.from = from
+			} else if op == "move" || op == "copy" {
+				return
+			}
+			if v, ok := r["value"]; ok {
+				p.value, p.hasValue = normalizeFloats(v), true
+			}
+			ops = append(ops, p)
+		}
+		ref, refErr := referenceApply(doc, patch)
+		obj := &unstructured.Unstructured{Object: normalizeFloats(m).(map[string]any)}
+		before := obj.DeepCopy()
+		got, err := applyPatchOps(obj, ops)
+		if !reflect.DeepEqual(obj.Object, before.Object) {
+			t.Fatal("the input was modified")
+		}
+		if err != nil || refErr != nil {
+			// Negative indices and a few lenient cases differ; only successes are compared.
+			return
+		}
+		var want map[string]any
+		if json.Unmarshal(ref, &want) != nil {
+			return
+		}
+		if !reflect.DeepEqual(got.Object, normalizeFloats(want)) {
+			t.Fatalf("patch %s on %s:\ngot  %v\nwant %v", patch, doc, got.Object, want)
+		}
+	})
+}
+
+func mustPatchOrNil(ops string) jsonpatch.Patch {
+	p, _ := jsonpatch.DecodePatch([]byte(ops))
+	return p
+}
+
+// referenceApply runs evanphx/json-patch, which panics on some inputs (e.g. a "test" of the
+// whole document without a value; testdata/fuzz/FuzzPatchOps holds one).
+func referenceApply(doc, patch string) (out []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("reference panicked: %v", r)
+		}
+	}()
+	return jsonpatch.Patch(mustPatchOrNil(patch)).Apply([]byte(doc))
 }
