@@ -1,6 +1,8 @@
 package autonomy
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -176,4 +178,33 @@ func TestEffectiveSeconds(t *testing.T) {
 	if _, ok := effectiveSeconds(tols[3:], key); ok {
 		t.Error("a NoSchedule toleration counted")
 	}
+}
+
+// FuzzAutonomyAnnotations: any annotation value gives a clean result or an error naming the
+// annotation, and a parsed window is never negative; any saved original either parses or is
+// reported.
+func FuzzAutonomyAnnotations(f *testing.F) {
+	for _, s := range []string{"1h", "0", "90m", "-1s", "1e9h", "forever", "", "2562047h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		a, err := nodeAutonomy(node(map[string]string{AutonomyDurationAnnotation: v}))
+		if err != nil {
+			if !strings.Contains(err.Error(), AutonomyDurationAnnotation) {
+				t.Fatalf("error does not name the annotation: %v", err)
+			}
+			return
+		}
+		if !a.Enabled || (a.Seconds != nil && *a.Seconds <= 0) {
+			t.Fatalf("%q parsed to %+v", v, a)
+		}
+		if _, err := parseOriginal(v); err == nil {
+			// Only numbers, forever and none parse.
+			if v != originalForever && v != originalNone {
+				if _, perr := strconv.ParseInt(v, 10, 64); perr != nil {
+					t.Fatalf("parseOriginal accepted %q", v)
+				}
+			}
+		}
+	})
 }
