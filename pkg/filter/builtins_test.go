@@ -36,3 +36,19 @@ func TestBuiltinsCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestBuiltinsDependencies(t *testing.T) {
+	for name, want := range map[string][2]bool{
+		"servicetopology":       {true, true},
+		"nodeportisolation":     {false, false},
+		"masterservice":         {false, false},
+		"discardcloudservice":   {false, false},
+		"inclusterconfig":       {false, false},
+		"forwardkubesvctraffic": {false, false},
+	} {
+		f := compileArtifact(t, name, fakeLookup{})
+		if got := [2]bool{f.UsesService(), f.UsesNodePool()}; got != want {
+			t.Errorf("%s: UsesService, UsesNodePool = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -176,6 +176,14 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 		budget:        c.budget,
 		typeConverter: c.typeConverter,
 	}
+	uses := map[string]bool{}
+	compile := func(expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, field.ErrorList) {
+		p, out, u, errs := c.compileExpressionUses(env, expr, path, want)
+		for id := range u {
+			uses[id] = true
+		}
+		return p, out, errs
+	}
 	var errs field.ErrorList
 	switch policy {
 	case appsv1alpha1.Ignore, appsv1alpha1.Fail:
@@ -186,7 +194,7 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 	// Variables first: each one's type is known to the expressions after it.
 	varsPath := specPath.Child("variables")
 	for i, v := range spec.Variables {
-		p, outType, verrs := c.compileExpression(env, v.Expression, varsPath.Index(i).Child("expression"), nil)
+		p, outType, verrs := compile(v.Expression, varsPath.Index(i).Child("expression"), nil)
 		errs = append(errs, verrs...)
 		variablesType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(outType), true, nil, nil)
 		f.variables = append(f.variables, compiledVariable{name: v.Name, program: p})
@@ -195,14 +203,14 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 	condPath := specPath.Child("matchConditions")
 	for i, mc := range spec.MatchConditions {
 		path := condPath.Index(i).Child("expression")
-		p, _, cerrs := c.compileExpression(env, mc.Expression, path, c.returnTypeBool)
+		p, _, cerrs := compile(mc.Expression, path, c.returnTypeBool)
 		errs = append(errs, cerrs...)
 		f.conditions = append(f.conditions, compiledExpression{name: mc.Name, path: path.String(), program: p})
 	}
 
 	if spec.Keep != "" {
 		path := specPath.Child("keep")
-		p, _, kerrs := c.compileExpression(env, spec.Keep, path, c.returnTypeBool)
+		p, _, kerrs := compile(spec.Keep, path, c.returnTypeBool)
 		errs = append(errs, kerrs...)
 		f.keep = &compiledExpression{name: "keep", path: path.String(), program: p}
 	}
@@ -233,7 +241,7 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 				[]appsv1alpha1.PatchType{appsv1alpha1.PatchTypeApplyConfiguration, appsv1alpha1.PatchTypeJSONPatch}))
 			continue
 		}
-		p, _, merrs := c.compileExpression(env, expr, path, want)
+		p, _, merrs := compile(expr, path, want)
 		errs = append(errs, merrs...)
 		f.mutations = append(f.mutations, compiledMutation{
 			compiledExpression: compiledExpression{name: fmt.Sprintf("mutations[%d]", i), path: path.String(), program: p},
@@ -246,18 +254,39 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	f.usesService, f.usesNodePool = uses[serviceOverload], uses[nodePoolOverload]
 	return f, nil
 }
 
 // compileExpression parses, type checks, estimates the cost of and plans one expression.
 // want lists the accepted result types; nil accepts any.
 func (c *Compiler) compileExpression(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, field.ErrorList) {
+	p, out, _, errs := c.compileExpressionUses(env, expr, path, want)
+	return p, out, errs
+}
+
+// compileExpressionUses also returns the overloads the expression calls.
+func (c *Compiler) compileExpressionUses(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, map[string]bool, field.ErrorList) {
+	prog, out, ast, errs := c.compileAST(env, expr, path, want)
+	if ast == nil {
+		return prog, out, nil, errs
+	}
+	uses := map[string]bool{}
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		for _, id := range ref.OverloadIDs {
+			uses[id] = true
+		}
+	}
+	return prog, out, uses, errs
+}
+
+func (c *Compiler) compileAST(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, *cel.Ast, field.ErrorList) {
 	if expr == "" {
-		return nil, nil, field.ErrorList{field.Required(path, "must be a CEL expression")}
+		return nil, nil, nil, field.ErrorList{field.Required(path, "must be a CEL expression")}
 	}
 	ast, issues := env.Compile(expr)
 	if issues != nil && issues.Err() != nil {
-		return nil, nil, field.ErrorList{field.Invalid(path, expr, "compilation failed: "+issues.String())}
+		return nil, nil, nil, field.ErrorList{field.Invalid(path, expr, "compilation failed: "+issues.String())}
 	}
 	out := ast.OutputType()
 	if want != nil {
@@ -269,23 +298,23 @@ func (c *Compiler) compileExpression(env *cel.Env, expr string, path *field.Path
 			}
 		}
 		if !ok {
-			return nil, out, field.ErrorList{field.Invalid(path, expr, fmt.Sprintf("must evaluate to %v but evaluates to %v", want[0], out))}
+			return nil, out, nil, field.ErrorList{field.Invalid(path, expr, fmt.Sprintf("must evaluate to %v but evaluates to %v", want[0], out))}
 		}
 	}
 	est, err := env.EstimateCost(ast, c.estimator)
 	if err != nil {
-		return nil, out, field.ErrorList{field.Invalid(path, expr, "estimating the cost failed: "+err.Error())}
+		return nil, out, nil, field.ErrorList{field.Invalid(path, expr, "estimating the cost failed: "+err.Error())}
 	}
 	if est.Max > c.costLimit {
-		return nil, out, field.ErrorList{field.Invalid(path, expr, fmt.Sprintf(
+		return nil, out, nil, field.ErrorList{field.Invalid(path, expr, fmt.Sprintf(
 			"estimated cost %d exceeds the limit of %d (lists, maps and strings of unknown size are assumed to hold up to %d elements); avoid nested loops over the object",
 			est.Max, c.costLimit, c.estimatedMax))}
 	}
 	prog, err := env.Program(ast, cel.InterruptCheckFrequency(celconfig.CheckFrequency))
 	if err != nil {
-		return nil, out, field.ErrorList{field.Invalid(path, expr, "program instantiation failed: "+err.Error())}
+		return nil, out, nil, field.ErrorList{field.Invalid(path, expr, "program instantiation failed: "+err.Error())}
 	}
-	return prog, out, nil
+	return prog, out, ast, nil
 }
 
 // declTypeOf converts a checked CEL type to the declared type of a variables field, as

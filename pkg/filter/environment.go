@@ -24,6 +24,9 @@ const (
 
 	NodePoolFunction = "nodePool"
 	ServiceFunction  = "service"
+
+	nodePoolOverload = "node_pool_string"
+	serviceOverload  = "service_string_string"
 )
 
 // Lookup backs the functions nodePool and service. The hub implements it with its informers
@@ -125,7 +128,7 @@ func (l *lookupLib) LibraryName() string { return "yurt.lookup" }
 func (l *lookupLib) CompileOptions() []cel.EnvOption {
 	return []cel.EnvOption{
 		cel.Function(NodePoolFunction,
-			cel.Overload("node_pool_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.Overload(nodePoolOverload, []*cel.Type{cel.StringType}, cel.StringType,
 				cel.UnaryBinding(func(name ref.Val) ref.Val {
 					s, ok := name.(types.String)
 					if !ok {
@@ -134,7 +137,7 @@ func (l *lookupLib) CompileOptions() []cel.EnvOption {
 					return types.String(l.lookup.NodePool(string(s)))
 				}))),
 		cel.Function(ServiceFunction,
-			cel.Overload("service_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.OptionalType(cel.DynType),
+			cel.Overload(serviceOverload, []*cel.Type{cel.StringType, cel.StringType}, cel.OptionalType(cel.DynType),
 				cel.BinaryBinding(func(namespace, name ref.Val) ref.Val {
 					ns, ok1 := namespace.(types.String)
 					n, ok2 := name.(types.String)

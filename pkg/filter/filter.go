@@ -58,7 +58,18 @@ type Filter struct {
 	mutations     []compiledMutation
 	budget        int64
 	typeConverter managedfields.TypeConverter
+	usesService   bool
+	usesNodePool  bool
 }
+
+// UsesService says whether an expression of the filter calls service(): its result on an
+// object may change when a Service changes, so a hub re-filters (re-sends) the objects of open
+// watches it applies to when the Service does (servicetopology and openyurt.io/topologyKeys).
+func (f *Filter) UsesService() bool { return f.usesService }
+
+// UsesNodePool says whether an expression of the filter calls nodePool(): its result may
+// change when a node moves to another pool.
+func (f *Filter) UsesNodePool() bool { return f.usesNodePool }
 
 type compiledExpression struct {
 	name    string
