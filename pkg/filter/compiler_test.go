@@ -449,3 +449,24 @@ func TestServiceFunction(t *testing.T) {
 		}
 	}
 }
+
+func TestNilObjectAndCancelledContext(t *testing.T) {
+	c := newCompiler(t, CompilerOptions{})
+	f, _ := c.Compile(newFilter("f", func(s *appsv1alpha1.ResponseFilterSpec) {
+		s.Keep = "object.spec.ports.all(a, object.spec.ports.all(b, a.port >= 0))"
+	}))
+	if _, err := f.Evaluate(context.Background(), nil, svcList, Node{}); err == nil {
+		t.Fatal("nil object accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	obj := service("a", nil)
+	var ports []any
+	for i := 0; i < 500; i++ {
+		ports = append(ports, map[string]any{"port": int64(i)})
+	}
+	obj.Object["spec"].(map[string]any)["ports"] = ports
+	if _, err := f.Evaluate(ctx, obj, svcList, Node{}); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want the evaluation interrupted", err)
+	}
+}

@@ -148,6 +148,9 @@ var ErrOutOfBudget = errors.New("cost budget exceeded")
 // read-only (deep-copy before changing either in place). ApplyConfiguration mutations need obj's apiVersion and kind (list items sent by
 // an API server lack them; set them from the list's kind before filtering).
 func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Result, error) {
+	if obj == nil || obj.Object == nil {
+		return Result{}, &EvaluationError{Filter: f.Name, Field: "object", Err: errors.New("no object to filter")}
+	}
 	ev := &evaluation{filter: f, remaining: f.budget}
 	// Wrapped once, not on every access.
 	reqVal := celtypes.DefaultTypeAdapter.NativeToValue(requestValue(req))
