@@ -17,6 +17,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -39,8 +40,9 @@ const (
 	memWindow    = 30 * time.Second
 )
 
-// BenchmarkCoordinatorMemory runs one embedded etcd member as a child process (the tiny
-// etcdmember main around pkg/embeddedetcd, fsync on, periodic auto-compaction) and measures its
+// BenchmarkCoordinatorMemory runs one embedded etcd member as a child process
+// (bin/yurt-coordinator when built, else the tiny etcdmember main around pkg/embeddedetcd; fsync
+// on, periodic auto-compaction) and measures its
 // RSS while it holds 500 node leases renewed every 10s, 1,000 services and 1,000 EndpointSlices
 // of 50 endpoints watched by 20 hubs, then while every slice is rewritten as fast as 4 writers
 // can for YURT_BENCH_COORDINATOR_CHURN (default 2m), then after an explicit compaction and
@@ -102,18 +104,13 @@ func runMemory(b *testing.B, cfg memConfig) {
 		b.Fatal(err)
 	}
 	tmp := b.TempDir()
-	bin := filepath.Join(tmp, "etcdmember")
-	build := exec.Command("go", "build", "-o", bin, "./test/bench/coordinator/etcdmember")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building etcdmember: %v\n%s", err, out)
-	}
 	port, err := freePort()
 	if err != nil {
 		b.Fatal(err)
 	}
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
-	member := startMember(b, bin, filepath.Join(tmp, "data"), endpoint, filepath.Join(tmp, "member.log"), cfg.retention)
+	m := startMember(b, root, tmp, endpoint, cfg.retention)
+	member := m.cmd
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -326,12 +323,12 @@ func runMemory(b *testing.B, cfg memConfig) {
 	// Watchers see every write (or end with a compaction error if they fell behind).
 	var md strings.Builder
 	fmt.Fprintf(&md, "## Coordinator memory under churn: retention %s, defragmentation %s\n\n", cfg.retention, orNone(cfg.defrag))
-	fmt.Fprintf(&md, "One embedded etcd member (pkg/embeddedetcd via test/bench/coordinator/etcdmember, a child process; fsync on; "+
+	fmt.Fprintf(&md, "One embedded etcd member, a child process (%s; fsync on; "+
 		"periodic auto-compaction keeping %s of history (30s stands for 5 minutes, time-compressed 10× like the churn); 2 GiB quota) holding %d node leases "+
 		"renewed every %s (TTL 40s, one in ten delegated), %d services and %d EndpointSlices of %d endpoints, watched by %d hub "+
 		"connections. Load took %s. Churn: %d writers rewrote slices for %s: %d writes (%.0f/s, every slice %.0f times; %d errors), "+
 		"%d watch events delivered, %d watches ended with an error, %d lease renewals (%d errors).\n\n",
-		cfg.retention, memNodes, memLeaseEvery, memServices, memServices, memEndpoints, memWatchers, loadTime.Round(time.Millisecond),
+		m.name, cfg.retention, memNodes, memLeaseEvery, memServices, memServices, memEndpoints, memWatchers, loadTime.Round(time.Millisecond),
 		memChurnWriters, churnTime.Round(time.Second), writes.Load(), float64(writes.Load())/churnTime.Seconds(),
 		float64(writes.Load())/memServices, writeErrs.Load(), events.Load(), watchErrs.Load(), renewals.Load(), renewErrors.Load())
 	if cfg.defrag > 0 {
@@ -404,27 +401,73 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startMember starts the member and waits for its "ready" line; it is stopped when b ends.
-func startMember(b *testing.B, bin, dataDir, endpoint, logFile, retention string) *exec.Cmd {
+// member is a running coordinator process.
+type member struct {
+	cmd  *exec.Cmd
+	name string // what runs: bin/yurt-coordinator or etcdmember
+}
+
+// startMember starts bin/yurt-coordinator when it exists and takes the flags the benchmark
+// needs, the etcdmember main otherwise (or when the coordinator does not come up); stopped when b ends.
+func startMember(b *testing.B, root, tmp, endpoint, retention string) *member {
+	b.Helper()
+	args := func(dataDir string) []string {
+		return []string{"--data-dir", dataDir, "--listen-client-urls", endpoint,
+			"--auto-compaction-mode", "periodic", "--auto-compaction-retention", retention}
+	}
+	if coord := filepath.Join(root, "bin", "yurt-coordinator"); usable(coord) {
+		a := append(args(filepath.Join(tmp, "coordinator-data")), "--pool", "bench-pool")
+		cmd, err := startProcess(b, coord, a, endpoint, filepath.Join(tmp, "coordinator.log"))
+		if err == nil {
+			return &member{cmd: cmd, name: "bin/yurt-coordinator"}
+		}
+		b.Logf("bin/yurt-coordinator did not start (%v); using the etcdmember main", err)
+	}
+	bin := filepath.Join(tmp, "etcdmember")
+	build := exec.Command("go", "build", "-o", bin, "./test/bench/coordinator/etcdmember")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building etcdmember: %v\n%s", err, out)
+	}
+	cmd, err := startProcess(b, bin, append(args(filepath.Join(tmp, "data")), "--log-level", "warn"), endpoint, filepath.Join(tmp, "member.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &member{cmd: cmd, name: "test/bench/coordinator/etcdmember (pkg/embeddedetcd; bin/yurt-coordinator was not available)"}
+}
+
+// usable reports whether a coordinator binary exists and has every flag the benchmark passes.
+func usable(bin string) bool {
+	if _, err := os.Stat(bin); err != nil {
+		return false
+	}
+	out, _ := exec.Command(bin, "--help").CombinedOutput()
+	for _, f := range []string{"--data-dir", "--listen-client-urls", "--auto-compaction-mode", "--auto-compaction-retention", "--pool"} {
+		if !strings.Contains(string(out), f) {
+			return false
+		}
+	}
+	return true
+}
+
+// startProcess starts bin and waits until endpoint answers a status request. The process is
+// killed with the benchmark process (Pdeathsig) and stopped when b ends.
+func startProcess(b *testing.B, bin string, args []string, endpoint, logFile string) (*exec.Cmd, error) {
 	b.Helper()
 	logf, err := os.Create(logFile)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
 	}
-	cmd := exec.Command(bin, "--data-dir", dataDir, "--listen-client-urls", endpoint,
-		"--auto-compaction-mode", "periodic", "--auto-compaction-retention", retention, "--log-level", "warn")
-	cmd.Stderr = logf
-	// The member must not outlive the benchmark, even if it crashes.
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
 	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting %s: %v", bin, err)
+		_ = logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	exited := make(chan struct{})
-	b.Cleanup(func() {
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -433,32 +476,34 @@ func startMember(b *testing.B, bin, dataDir, endpoint, logFile, retention string
 			<-exited
 		}
 		_ = logf.Close()
-	})
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.HasPrefix(sc.Text(), "ready") {
-				ready <- nil
-				signalled = true
-			}
-		}
-		if !signalled {
-			ready <- fmt.Errorf("member exited before it was ready; see %s", logFile)
-		}
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			b.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		b.Fatalf("member not ready after a minute; see %s", logFile)
 	}
-	return cmd
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		select {
+		case <-exited:
+			stop()
+			return nil, fmt.Errorf("%s exited before it served; see %s", bin, logFile)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cli.Status(ctx, endpoint)
+		cancel()
+		if err == nil {
+			b.Cleanup(stop)
+			return cmd, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("%s not serving %s after a minute: %v; see %s", bin, endpoint, err, logFile)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // readStatus reads a process's memory figures from /proc.
