@@ -234,8 +234,9 @@ func (s *Store) list(ctx context.Context, keep func(*coordinationv1.Lease) bool)
 	return out, nil
 }
 
-// Watch follows the pool's leases from after fromRevision (0 = now). An expired lease is a
-// Deleted event with the last Lease written.
+// Watch follows the pool's leases from after fromRevision (a List's Revision; 0 = now). An
+// expired or released lease is a Deleted event with the last Lease written. Events' Name is
+// the node name and Namespace is empty (the Lease object carries its own namespace).
 func (s *Store) Watch(ctx context.Context, fromRevision int64, opts store.WatchOptions) *store.Watcher {
 	return store.WatchPrefix(ctx, s.client, coordinator.LeasesPrefix(s.client.Pool), fromRevision, opts, "lease", s.decode,
 		func(key []byte) (string, string) {
