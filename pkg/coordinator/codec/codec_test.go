@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
+	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/yurt-edge/yurt/pkg/coordinator/codec"
 	ct "github.com/yurt-edge/yurt/pkg/coordinator/coordinatortest"
@@ -88,5 +90,35 @@ func TestDecodeRejects(t *testing.T) {
 				t.Errorf("decoded %#v", obj)
 			}
 		})
+	}
+}
+
+// TestProtobufMatchesKubernetesSerializer: stored protobuf values are byte for byte what
+// client-go's protobuf serializer writes, so any Kubernetes protobuf decoder reads them.
+func TestProtobufMatchesKubernetesSerializer(t *testing.T) {
+	c := codec.New(nil)
+	ser := protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
+	for _, obj := range []runtime.Object{
+		ct.Service("default", "web", "1"),
+		ct.EndpointSlice("default", "web-x", "web", "2", 50),
+		ct.Lease("node-1", "3", time.Unix(1700000000, 0)),
+	} {
+		ours, err := c.Encode(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typed := obj.DeepCopyObject()
+		gvks, _, err := scheme.Scheme.ObjectKinds(typed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typed.GetObjectKind().SetGroupVersionKind(gvks[0])
+		var theirs bytes.Buffer
+		if err := ser.Encode(typed, &theirs); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ours, theirs.Bytes()) {
+			t.Errorf("%s: our encoding differs from client-go's protobuf serializer", gvks[0].Kind)
+		}
 	}
 }
