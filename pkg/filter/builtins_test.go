@@ -1,11 +1,14 @@
 package filter
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // TestBuiltinsCompile: every file in artifacts/filters is one ResponseFilter named after the
@@ -50,5 +53,54 @@ func TestBuiltinsDependencies(t *testing.T) {
 		if got := [2]bool{f.UsesService(), f.UsesNodePool()}; got != want {
 			t.Errorf("%s: UsesService, UsesNodePool = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func TestApplyListWithBuiltins(t *testing.T) {
+	c := newCompiler(t, CompilerOptions{})
+	var filters []*Filter
+	for _, name := range []string{"nodeportisolation", "discardcloudservice", "masterservice"} {
+		f, errs := c.Compile(loadArtifact(t, name))
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		filters = append(filters, f)
+	}
+	chain := NewChain(filters...)
+	listen := "-pool-a,*"
+	// Items as an API server sends them: no apiVersion and kind.
+	strip := func(m map[string]any) unstructured.Unstructured {
+		delete(m, "apiVersion")
+		delete(m, "kind")
+		return unstructured.Unstructured{Object: m}
+	}
+	lb := nodePortService("LoadBalancer", nil)
+	lb["metadata"] = map[string]any{"name": "lb", "namespace": "ns", "annotations": map[string]any{"svc.openyurt.io/discard": "true"}}
+	list := &unstructured.UnstructuredList{
+		Object: map[string]any{"apiVersion": "v1", "kind": "ServiceList", "metadata": map[string]any{"resourceVersion": "42"}},
+		Items:  []unstructured.Unstructured{strip(nodePortService("NodePort", &listen)), strip(lb), strip(kubernetesService("default", "kubernetes", true, port("https", 443)))},
+	}
+	req := Request{UserAgent: "kube-proxy", Verb: "list", Version: "v1", Resource: "services"}
+	out, err := chain.For(req).ApplyList(context.Background(), list, req, Node{Name: "n", Pool: "pool-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.List.Items) != 1 || out.List.Items[0].GetName() != "kubernetes" || out.List.GetResourceVersion() != "42" {
+		t.Fatalf("items %v, resourceVersion %q", out.List.Items, out.List.GetResourceVersion())
+	}
+	if out.Dropped["ns/web"] != "nodeportisolation" || out.Dropped["ns/lb"] != "discardcloudservice" {
+		t.Fatalf("dropped %v", out.Dropped)
+	}
+	if list.Items[0].GetKind() != "" || len(list.Items) != 3 {
+		t.Fatal("the input list was modified")
+	}
+	// kubelet: masterservice rewrites default/kubernetes, whose kind came from the list.
+	kreq := Request{UserAgent: "kubelet", Verb: "list", Version: "v1", Resource: "services"}
+	out, err = chain.For(kreq).ApplyList(context.Background(), list, kreq, Node{Name: "n"})
+	if err != nil || len(out.List.Items) != 3 {
+		t.Fatalf("kubelet: %v, %d items", err, len(out.List.Items))
+	}
+	if ip, _, _ := unstructured.NestedString(out.List.Items[2].Object, "spec", "clusterIP"); ip != "169.254.2.1" {
+		t.Fatalf("kubelet sees clusterIP %q", ip)
 	}
 }

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -86,6 +87,52 @@ func (c *Chain) Apply(ctx context.Context, obj *unstructured.Unstructured, req R
 			return Outcome{Keep: false, DroppedBy: f.Name, Ignored: out.Ignored}, nil
 		}
 		out.Object = res.Object
+	}
+	return out, nil
+}
+
+// ListOutcome is what the chain made of a list.
+type ListOutcome struct {
+	// List is the list to return: the kept items, as the filters left them, with the list's
+	// metadata (and so its resourceVersion) unchanged.
+	List *unstructured.UnstructuredList
+	// Dropped names the dropped items (namespace/name) and the filter that dropped each.
+	Dropped map[string]string
+	// Ignored holds the errors of failurePolicy: Ignore filters.
+	Ignored []error
+}
+
+// ApplyList runs the matching filters on every item of a list. Items without apiVersion and
+// kind (as API servers send them) are given the list's, minus the List suffix, so
+// ApplyConfiguration mutations can type them. The first failurePolicy: Fail error fails the
+// whole list. list is not modified.
+func (c *Chain) ApplyList(ctx context.Context, list *unstructured.UnstructuredList, req Request, node Node) (ListOutcome, error) {
+	out := ListOutcome{
+		List:    &unstructured.UnstructuredList{Object: list.Object, Items: make([]unstructured.Unstructured, 0, len(list.Items))},
+		Dropped: map[string]string{},
+	}
+	itemGVK := list.GroupVersionKind()
+	itemGVK.Kind = strings.TrimSuffix(itemGVK.Kind, "List")
+	for i := range list.Items {
+		item := &list.Items[i]
+		if item.GetKind() == "" && itemGVK.Kind != "" {
+			withKind := &unstructured.Unstructured{Object: make(map[string]any, len(item.Object)+2)}
+			for k, v := range item.Object {
+				withKind.Object[k] = v
+			}
+			withKind.SetGroupVersionKind(itemGVK)
+			item = withKind
+		}
+		o, err := c.Apply(ctx, item, req, node)
+		if err != nil {
+			return ListOutcome{}, err
+		}
+		out.Ignored = append(out.Ignored, o.Ignored...)
+		if !o.Keep {
+			out.Dropped[item.GetNamespace()+"/"+item.GetName()] = o.DroppedBy
+			continue
+		}
+		out.List.Items = append(out.List.Items, *o.Object)
 	}
 	return out, nil
 }

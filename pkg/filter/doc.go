@@ -20,6 +20,15 @@
 //
 //	compiler, err := filter.NewCompiler(filter.CompilerOptions{Lookup: hubLookup})
 //	f, errs := compiler.Compile(rf)          // errs name fields: spec.keep, spec.mutations[0]...
-//	chain := filter.NewChain(f1, f2)
-//	out, err := chain.Apply(ctx, obj, req, node) // out.Keep false: drop obj
+//	chain := filter.NewChain(f1, f2)           // priority, then name
+//	perRequest := chain.For(req)              // the filters matching user agent/resource/verb
+//	out, err := perRequest.Apply(ctx, obj, req, node)       // out.Keep false: drop obj
+//	lout, err := perRequest.ApplyList(ctx, list, req, node) // lists: items dropped, RV unchanged
+//
+// err is non-nil only when a failurePolicy: Fail filter failed (fail the request); errors of
+// Ignore filters are in Outcome.Ignored (log and count them). Results may share unchanged
+// parts with the input: treat both as read-only. Filter.UsesService says which filters must be
+// re-run on open watches when a Service changes. List/watch semantics (DELETED for a seen
+// object that is now dropped, ADDED when it stops being dropped, bookmarks untouched) and
+// encoding are the hub's.
 package filter
