@@ -161,7 +161,9 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 		}
 		obj, meta, replicas = d, &d.ObjectMeta, &d.Spec.Replicas
 		podSpecSelector = &d.Spec.Template.Spec.NodeSelector
-		containers = func() []containerRef { return containerRefs(&d.Spec.Template.Spec.InitContainers, &d.Spec.Template.Spec.Containers) }
+		containers = func() []containerRef {
+			return containerRefs(&d.Spec.Template.Spec.InitContainers, &d.Spec.Template.Spec.Containers)
+		}
 	case tmpl.StatefulSet != nil:
 		s := &appsv1.StatefulSet{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
@@ -170,7 +172,9 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 		}
 		obj, meta, replicas = s, &s.ObjectMeta, &s.Spec.Replicas
 		podSpecSelector = &s.Spec.Template.Spec.NodeSelector
-		containers = func() []containerRef { return containerRefs(&s.Spec.Template.Spec.InitContainers, &s.Spec.Template.Spec.Containers) }
+		containers = func() []containerRef {
+			return containerRefs(&s.Spec.Template.Spec.InitContainers, &s.Spec.Template.Spec.Containers)
+		}
 	default:
 		return nil, fmt.Errorf("the workload template is empty")
 	}
@@ -210,10 +214,14 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 			switch o := obj.(type) {
 			case *appsv1.Deployment:
 				meta, replicas = &o.ObjectMeta, &o.Spec.Replicas
-				containers = func() []containerRef { return containerRefs(&o.Spec.Template.Spec.InitContainers, &o.Spec.Template.Spec.Containers) }
+				containers = func() []containerRef {
+					return containerRefs(&o.Spec.Template.Spec.InitContainers, &o.Spec.Template.Spec.Containers)
+				}
 			case *appsv1.StatefulSet:
 				meta, replicas = &o.ObjectMeta, &o.Spec.Replicas
-				containers = func() []containerRef { return containerRefs(&o.Spec.Template.Spec.InitContainers, &o.Spec.Template.Spec.Containers) }
+				containers = func() []containerRef {
+					return containerRefs(&o.Spec.Template.Spec.InitContainers, &o.Spec.Template.Spec.Containers)
+				}
 			}
 		}
 	}
