@@ -11,8 +11,11 @@ import (
 	yurtclient "github.com/yurt-edge/yurt/generated/clientset/versioned"
 	yurtinformers "github.com/yurt-edge/yurt/generated/informers/externalversions"
 	"github.com/yurt-edge/yurt/pkg/controller/autonomy"
+	"github.com/yurt-edge/yurt/pkg/controller/daemonupgrade"
 	"github.com/yurt-edge/yurt/pkg/controller/delegatedheartbeat"
 	"github.com/yurt-edge/yurt/pkg/controller/nodepool"
+	"github.com/yurt-edge/yurt/pkg/controller/yurtappdaemon"
+	"github.com/yurt-edge/yurt/pkg/controller/yurtappset"
 )
 
 // The controller registry.
@@ -61,6 +64,9 @@ func NewControllerInitializers() map[string]InitFunc {
 		nodepool.ControllerName:           newNodePoolController,
 		autonomy.ControllerName:           newAutonomyController,
 		delegatedheartbeat.ControllerName: newDelegatedHeartbeatController,
+		yurtappset.ControllerName:         newYurtAppSetController,
+		yurtappdaemon.ControllerName:      newYurtAppDaemonController,
+		daemonupgrade.ControllerName:      newDaemonUpgradeController,
 	}
 }
 
