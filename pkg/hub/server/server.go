@@ -131,6 +131,11 @@ func (c *Config) Run(ctx context.Context) error {
 	mux.HandleFunc("/readyz", readyz)
 	mux.HandleFunc("/v1/readyz", readyz)
 	mux.Handle("/metrics", m.Handler())
+	if err := registerOTA(mux, restCfg, o.NodeName, checker.Healthy, logger.WithName("ota")); err != nil {
+		proxyLn.Close()
+		serverLn.Close()
+		return err
+	}
 
 	servers2 := []*http.Server{
 		{Handler: handler, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }},
