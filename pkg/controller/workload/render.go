@@ -283,7 +283,13 @@ func applyPatches(obj any, patches []appsv1beta1.Patch, pool string) (any, error
 			// anywhere in the value. Pool names are DNS labels: no quoting is needed.
 			op["value"] = json.RawMessage(bytes.ReplaceAll(raw, []byte(PoolNamePlaceholder), []byte(pool)))
 		}
-		opJSON, err := json.Marshal([]any{op})
+		ops := []any{op}
+		if p.Operation == appsv1beta1.REPLACE {
+			// RFC 6902 requires replace's target to exist; json-patch v4 would add it.
+			// remove + add at the same path is replace, and remove fails on a missing target.
+			ops = []any{map[string]any{"op": "remove", "path": p.Path}, map[string]any{"op": "add", "path": p.Path, "value": op["value"]}}
+		}
+		opJSON, err := json.Marshal(ops)
 		if err != nil {
 			return nil, fmt.Errorf("patch %d (%s %s): %w", j, p.Operation, p.Path, err)
 		}
