@@ -10,7 +10,7 @@ out=$(cd "$out" && pwd)
 cd "$here"
 version=$(go list -m -f '{{.Version}}' k8s.io/kubernetes)
 stamp="$out/.built-$version-$(sha256sum go.sum | cut -c1-12)"
-bins=(kube-apiserver kube-controller-manager kube-proxy kubemark)
+bins=(kube-apiserver kube-controller-manager kube-proxy kubemark kube-scheduler)
 missing=0
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing=1; done
 if [ "$missing" = 0 ] && [ -f "$stamp" ]; then
