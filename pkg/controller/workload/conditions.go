@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // maxListed bounds how many pools a condition message or event names; the rest are counted.
@@ -27,4 +28,31 @@ func DescribeRenderErrors(errs []PoolError) string {
 		parts = append(parts, e.Error())
 	}
 	return strings.Join(parts, "; ")
+}
+
+// Reported remembers the last message reported per key, so a controller emits an event once
+// per change even when its cache still shows the status from before its last write (the
+// condition alone would let a quick second sync repeat the event).
+type Reported struct {
+	mu   sync.Mutex
+	last map[string]string
+}
+
+// Changed records msg for key and says whether it differs from the last one recorded.
+func (r *Reported) Changed(key, msg string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[string]string{}
+	}
+	prev, ok := r.last[key]
+	r.last[key] = msg
+	return !ok || prev != msg
+}
+
+// Forget drops what was recorded for key.
+func (r *Reported) Forget(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.last, key)
 }

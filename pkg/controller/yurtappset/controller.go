@@ -63,6 +63,8 @@ type Controller struct {
 	syncer   *workload.Syncer
 	recorder record.EventRecorder
 	loop     *reconcile.Loop
+	// warned dedups Warning events per set and reason across syncs.
+	warned workload.Reported
 }
 
 // NewController registers event handlers on the informers; Run starts the workers.
@@ -160,6 +162,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	set, err := c.sets.YurtAppSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
 		// The garbage collector deletes the workloads and revisions it owned.
+		c.warned.Forget(key + "|" + ReasonTweakFailed)
+		c.warned.Forget(key + "|" + ReasonPoolNotFound)
 		return nil
 	}
 	if err != nil {
@@ -240,9 +244,11 @@ func (c *Controller) poolFound(set *appsv1beta1.YurtAppSet, status *appsv1beta1.
 	if len(missing) > 0 {
 		missingMsg := "spec.pools names pools that do not exist: " + workload.ListPools(missing)
 		msg += "; " + missingMsg
-		if prev := findCondition(status.Conditions, appsv1beta1.AppSetPoolFound); prev == nil || prev.Message != msg {
+		if c.warned.Changed(keyOf(set)+"|"+ReasonPoolNotFound, missingMsg) {
 			c.recorder.Event(set, corev1.EventTypeWarning, ReasonPoolNotFound, missingMsg)
 		}
+	} else {
+		c.warned.Forget(keyOf(set) + "|" + ReasonPoolNotFound)
 	}
 	if len(selected) == 0 {
 		c.setCondition(set, status, appsv1beta1.AppSetPoolFound, corev1.ConditionFalse, "NoPoolFound", msg)
@@ -277,16 +283,18 @@ func (c *Controller) report(set *appsv1beta1.YurtAppSet, status *appsv1beta1.Yur
 	switch {
 	case len(res.RenderErrors) > 0:
 		msg := workload.DescribeRenderErrors(res.RenderErrors)
-		if prev := findCondition(status.Conditions, appsv1beta1.AppSetAppDispatched); prev == nil || prev.Message != msg {
+		if c.warned.Changed(keyOf(set)+"|"+ReasonTweakFailed, msg) {
 			for _, e := range res.RenderErrors {
 				c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonTweakFailed, "%v; this pool's workload is left as it was", e)
 			}
 		}
 		c.setCondition(set, status, appsv1beta1.AppSetAppDispatched, corev1.ConditionFalse, ReasonTweakFailed, msg)
 	case syncErr != nil:
+		c.warned.Forget(keyOf(set) + "|" + ReasonTweakFailed)
 		c.recorder.Eventf(set, corev1.EventTypeWarning, ReasonDispatchFailed, "%v", syncErr)
 		c.setCondition(set, status, appsv1beta1.AppSetAppDispatched, corev1.ConditionFalse, ReasonDispatchFailed, syncErr.Error())
 	default:
+		c.warned.Forget(keyOf(set) + "|" + ReasonTweakFailed)
 		c.setCondition(set, status, appsv1beta1.AppSetAppDispatched, corev1.ConditionTrue, "Dispatched",
 			fmt.Sprintf("%d %ss, one per selected pool", status.TotalWorkloads, kind))
 	}
@@ -317,6 +325,8 @@ func (c *Controller) report(set *appsv1beta1.YurtAppSet, status *appsv1beta1.Yur
 			fmt.Sprintf("%d of %d workloads are ready; waiting for pools %s", status.ReadyWorkloads, status.TotalWorkloads, workload.ListPools(notReady)))
 	}
 }
+
+func keyOf(set *appsv1beta1.YurtAppSet) string { return set.Namespace + "/" + set.Name }
 
 func findCondition(conds []appsv1beta1.YurtAppSetCondition, t appsv1beta1.YurtAppSetConditionType) *appsv1beta1.YurtAppSetCondition {
 	for i := range conds {

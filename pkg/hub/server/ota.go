@@ -80,6 +80,11 @@ func (o *OTA) upgrade(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pod, err := o.Client.CoreV1().Pods(ns).Get(r.Context(), name, metav1.GetOptions{})
+	if apierrors.IsForbidden(err) {
+		// The node authorizer lets a node read only the pods bound to it.
+		http.Error(w, fmt.Sprintf("pod %s/%s cannot be upgraded: it is not bound to this node %q (the cloud refused to show it to the node: %v)", ns, name, o.NodeName, err), http.StatusForbidden)
+		return
+	}
 	if err != nil {
 		writeAPIError(w, fmt.Errorf("getting pod %s/%s: %w", ns, name, err))
 		return
