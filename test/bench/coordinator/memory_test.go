@@ -34,6 +34,8 @@ const (
 	memLeaseEvery   = 10 * time.Second
 	memWatchers     = 20 // hubs of the pool watching endpointslices
 	memChurnWriters = 4
+	// memChurnRate is the default churn: 200 slice rewrites a second, every slice every 5s.
+	memChurnRate = 200
 	// memRetention is the default auto-compaction retention: 5 minutes of history,
 	// time-compressed 10× like the churn.
 	memRetention = "30s"
@@ -44,14 +46,23 @@ const (
 // (bin/yurt-coordinator when built, else the tiny etcdmember main around pkg/embeddedetcd; fsync
 // on, periodic auto-compaction) and measures its
 // RSS while it holds 500 node leases renewed every 10s, 1,000 services and 1,000 EndpointSlices
-// of 50 endpoints watched by 20 hubs, then while every slice is rewritten as fast as 4 writers
-// can for YURT_BENCH_COORDINATOR_CHURN (default 2m), then after an explicit compaction and
+// of 50 endpoints watched by 20 hubs, then while 4 writers rewrite the slices at
+// YURT_BENCH_COORDINATOR_CHURN_RATE writes/s (default 200; 0 = as fast as they can) for
+// YURT_BENCH_COORDINATOR_CHURN (default 2m), then after an explicit compaction and
 // defragmentation. It runs two configurations: 30s of history kept (5 minutes compressed 10×)
-// and nothing else, and 10s of history with a defragmentation every 30s by the benchmark
-// (standing in for yurt-coordinator's periodic defragmentation).
-// YURT_BENCH_COORDINATOR_RETENTION and YURT_BENCH_COORDINATOR_DEFRAG run one other configuration.
+// and nothing else; and 10s of history with the benchmark checking every 30s and defragmenting
+// when less than half of the database file is in use (standing in for yurt-coordinator's
+// periodic defragmentation). YURT_BENCH_COORDINATOR_RETENTION and YURT_BENCH_COORDINATOR_DEFRAG
+// (the check interval) run one other configuration instead.
 func BenchmarkCoordinatorMemory(b *testing.B) {
-	churn := 2 * time.Minute
+	churn, rate := 2*time.Minute, memChurnRate
+	if v := os.Getenv("YURT_BENCH_COORDINATOR_CHURN_RATE"); v != "" {
+		r, err := strconv.Atoi(v)
+		if err != nil || r < 0 {
+			b.Fatalf("YURT_BENCH_COORDINATOR_CHURN_RATE=%q: want writes per second, 0 for unlimited", v)
+		}
+		rate = r
+	}
 	configs := []memConfig{{retention: memRetention}, {retention: "10s", defrag: 30 * time.Second}}
 	if v := os.Getenv("YURT_BENCH_COORDINATOR_CHURN"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -75,7 +86,7 @@ func BenchmarkCoordinatorMemory(b *testing.B) {
 		configs = []memConfig{cfg}
 	}
 	for i, cfg := range configs {
-		cfg.churn, cfg.index = churn, i
+		cfg.churn, cfg.rate, cfg.index = churn, rate, i
 		b.Run(fmt.Sprintf("retention=%s,defrag=%s", cfg.retention, cfg.defrag), func(b *testing.B) {
 			for n := 0; n < b.N; n++ {
 				runMemory(b, cfg)
@@ -87,6 +98,7 @@ func BenchmarkCoordinatorMemory(b *testing.B) {
 type memConfig struct {
 	churn, defrag time.Duration
 	retention     string
+	rate          int // churn writes per second, 0 = unlimited
 	index         int // order in the report
 }
 
@@ -263,8 +275,17 @@ func runMemory(b *testing.B, cfg memConfig) {
 		cw.Add(1)
 		go func(w int) {
 			defer cw.Done()
+			var tick <-chan time.Time
+			if cfg.rate > 0 {
+				t := time.NewTicker(time.Second * memChurnWriters / time.Duration(cfg.rate))
+				defer t.Stop()
+				tick = t.C
+			}
 			for pass := 0; time.Now().Before(deadline); pass++ {
 				for i := w; i < len(slices) && time.Now().Before(deadline); i += memChurnWriters {
+					if tick != nil {
+						<-tick
+					}
 					s := slices[i]
 					s.ResourceVersion = strconv.FormatInt(rv.Add(1), 10)
 					ready := pass%2 == 0
@@ -286,10 +307,13 @@ func runMemory(b *testing.B, cfg memConfig) {
 			for time.Until(deadline) > cfg.defrag {
 				time.Sleep(cfg.defrag)
 				dctx, dcancel := context.WithTimeout(ctx, time.Minute)
-				if _, err := client.Etcd.Defragment(dctx, endpoint); err != nil {
-					defragErrs.Add(1)
-				} else {
-					defrags.Add(1)
+				// Defragmenting copies the database; only worth it when most of the file is free.
+				if st, err := client.Etcd.Status(dctx, endpoint); err == nil && st.DbSize > 2*st.DbSizeInUse {
+					if _, err := client.Etcd.Defragment(dctx, endpoint); err != nil {
+						defragErrs.Add(1)
+					} else {
+						defrags.Add(1)
+					}
 				}
 				dcancel()
 			}
@@ -326,13 +350,13 @@ func runMemory(b *testing.B, cfg memConfig) {
 	fmt.Fprintf(&md, "One embedded etcd member, a child process (%s; fsync on; "+
 		"periodic auto-compaction keeping %s of history (30s stands for 5 minutes, time-compressed 10× like the churn); 2 GiB quota) holding %d node leases "+
 		"renewed every %s (TTL 40s, one in ten delegated), %d services and %d EndpointSlices of %d endpoints, watched by %d hub "+
-		"connections. Load took %s. Churn: %d writers rewrote slices for %s: %d writes (%.0f/s, every slice %.0f times; %d errors), "+
+		"connections. Load took %s. Churn: %d writers rewrote slices (target %s) for %s: %d writes (%.0f/s, every slice %.0f times; %d errors), "+
 		"%d watch events delivered, %d watches ended with an error, %d lease renewals (%d errors).\n\n",
 		m.name, cfg.retention, memNodes, memLeaseEvery, memServices, memServices, memEndpoints, memWatchers, loadTime.Round(time.Millisecond),
-		memChurnWriters, churnTime.Round(time.Second), writes.Load(), float64(writes.Load())/churnTime.Seconds(),
+		memChurnWriters, rateText(cfg.rate), churnTime.Round(time.Second), writes.Load(), float64(writes.Load())/churnTime.Seconds(),
 		float64(writes.Load())/memServices, writeErrs.Load(), events.Load(), watchErrs.Load(), renewals.Load(), renewErrors.Load())
 	if cfg.defrag > 0 {
-		fmt.Fprintf(&md, "During the churn the benchmark defragmented the member every %s (%d times, %d errors), as yurt-coordinator's periodic defragmentation would.\n\n",
+		fmt.Fprintf(&md, "During the churn the benchmark checked every %s and defragmented when less than half the database file was in use (%d times, %d errors), as yurt-coordinator's periodic defragmentation would.\n\n",
 			cfg.defrag, defrags.Load(), defragErrs.Load())
 	}
 	md.WriteString("RSS splits into anonymous memory (Go heap, etcd's in-memory index) and file-backed pages: the bbolt database is mmapped, " +
@@ -542,5 +566,12 @@ func orNone(d time.Duration) string {
 	if d == 0 {
 		return "none during the churn"
 	}
-	return "every " + d.String()
+	return "when fragmented (checked every " + d.String() + ")"
+}
+
+func rateText(r int) string {
+	if r == 0 {
+		return "as fast as possible"
+	}
+	return fmt.Sprintf("%d writes/s", r)
 }
