@@ -225,7 +225,8 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 			}
 		}
 	}
-	// A patch may touch metadata; what identifies and pins the workload is not negotiable.
+	// A patch may touch metadata or the node selector; what identifies the workload and
+	// pins it to its pool is not negotiable.
 	meta.Name, meta.Namespace = name, owner.Namespace
 	meta.OwnerReferences = []metav1.OwnerReference{owner.OwnerReference()}
 	meta.Labels = merged(meta.Labels, ourLabels)
@@ -234,9 +235,12 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		r.Deployment = o
+		podSpecSelector = &o.Spec.Template.Spec.NodeSelector
 	case *appsv1.StatefulSet:
 		r.StatefulSet = o
+		podSpecSelector = &o.Spec.Template.Spec.NodeSelector
 	}
+	*podSpecSelector = merged(*podSpecSelector, map[string]string{apps.NodePoolLabel: pool})
 	hash, err := renderedHash(obj)
 	if err != nil {
 		return nil, err

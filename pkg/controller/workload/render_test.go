@@ -270,3 +270,30 @@ func TestRevisionHash(t *testing.T) {
 		t.Fatal("hash is not deterministic")
 	}
 }
+
+// FuzzRenderPatch applies arbitrary patch operations: rendering never panics, and whatever
+// applies still yields a workload named, labelled and pinned for its pool.
+func FuzzRenderPatch(f *testing.F) {
+	f.Add("add", "/metadata/labels/x", `"{{nodepool-name}}"`)
+	f.Add("replace", "/spec/template/spec/nodeSelector", `{}`)
+	f.Add("remove", "/spec/template/spec/containers/0", ``)
+	f.Add("replace", "/spec/replicas", `"x"`)
+	f.Add("add", "/spec/template/spec/containers/-", `{"name":"{{nodepool-name}}","image":"i"}`)
+	f.Add("remove", "/metadata", ``)
+	f.Add("add", "/~1/~0", `[[[`)
+	f.Fuzz(func(t *testing.T, op, path, value string) {
+		p := appsv1beta1.Patch{Operation: appsv1beta1.PatchOperation(op), Path: path}
+		if value != "" {
+			p.Value = apiextensionsv1.JSON{Raw: []byte(value)}
+		}
+		r, err := Render(testOwner, deploymentTemplate(), "pool-a", "rev", []appsv1beta1.Tweaks{{Patches: []appsv1beta1.Patch{p}}})
+		if err != nil {
+			return
+		}
+		d := r.Deployment
+		if d.Name != WorkloadName("web", "uid-1", "pool-a") || d.Labels[PoolNameLabel] != "pool-a" ||
+			d.Spec.Template.Spec.NodeSelector[apps.NodePoolLabel] != "pool-a" || metav1.GetControllerOf(d) == nil {
+			t.Fatalf("patch %s %s %s unpinned the workload: %+v", op, path, value, d.ObjectMeta)
+		}
+	})
+}

@@ -330,3 +330,51 @@ func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// TestYurtAppSetStatefulSet: a StatefulSet template gives one StatefulSet per named pool,
+// pinned to the pool, with a {{nodepool-name}} patch; the hollow nodes run their pods, so
+// both count as ready.
+func TestYurtAppSetStatefulSet(t *testing.T) {
+	setup(t)
+	ctx := context.Background()
+	c := framework.Clients(t)
+	const ns = "e2e-yas-sts"
+	createNamespace(t, ns)
+	base := appSet("db")
+	dt := base.Spec.Workload.WorkloadTemplate.DeploymentTemplate
+	set := &appsv1beta1.YurtAppSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: appsv1beta1.YurtAppSetSpec{
+			Pools: []string{"e2e-a", "e2e-b"},
+			Workload: appsv1beta1.Workload{
+				WorkloadTemplate: appsv1beta1.WorkloadTemplate{StatefulSetTemplate: &appsv1beta1.StatefulSetTemplate{
+					ObjectMeta: dt.ObjectMeta,
+					Spec:       appsv1.StatefulSetSpec{Replicas: dt.Spec.Replicas, Selector: dt.Spec.Selector, Template: dt.Spec.Template, ServiceName: "db"},
+				}},
+				WorkloadTweaks: []appsv1beta1.WorkloadTweak{{Pools: []string{"e2e-a", "e2e-b"}, Tweaks: appsv1beta1.Tweaks{
+					Patches: []appsv1beta1.Patch{{Path: "/spec/serviceName", Operation: appsv1beta1.REPLACE, Value: jsonValue(t, "db-{{nodepool-name}}")}},
+				}}},
+			},
+		},
+	}
+	if _, err := c.Yurt.AppsV1beta1().YurtAppSets(ns).Create(ctx, set, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, waitTimeout, func() (bool, error) {
+		list, err := c.Kube.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{LabelSelector: workload.RefYurtAppSetLabel + "=db"})
+		if err != nil || len(list.Items) != 2 {
+			return false, err
+		}
+		for _, s := range list.Items {
+			pool := s.Labels[workload.PoolNameLabel]
+			if s.Spec.ServiceName != "db-"+pool || s.Spec.Template.Spec.NodeSelector[apps.NodePoolLabel] != pool || !strings.HasPrefix(s.Name, "db-"+pool+"-") {
+				t.Fatalf("StatefulSet %s: serviceName %s nodeSelector %v", s.Name, s.Spec.ServiceName, s.Spec.Template.Spec.NodeSelector)
+			}
+		}
+		return true, nil
+	})
+	framework.WaitFor(t, 2*waitTimeout, func() (bool, error) {
+		cur, err := c.Yurt.AppsV1beta1().YurtAppSets(ns).Get(ctx, "db", metav1.GetOptions{})
+		return err == nil && cur.Status.ReadyWorkloads == 2 && cur.Status.TotalWorkloads == 2, err
+	})
+}
