@@ -34,7 +34,27 @@ const (
 // Hollow nodes, each in its own pool, started once for the package.
 var hollowPools = map[string]string{"e2e-hn-a": "e2e-a", "e2e-hn-b": "e2e-b", "e2e-hn-c": "e2e-hc"}
 
-func TestMain(m *testing.M) { framework.Main(m) }
+// subnet is this run's /30 for the network namespace TestOTA runs a hub in, chosen from the
+// process id (10.232/16, apart from the hub package's 10.231/16) so concurrent runs do not
+// collide; hostIP is its host end, which kube-apiserver's serving certificate names.
+var subnet, hostIP string
+
+func TestMain(m *testing.M) {
+	third := os.Getpid()%200 + 20
+	subnet = fmt.Sprintf("10.232.%d.0/30", third)
+	hostIP = fmt.Sprintf("10.232.%d.1", third)
+	code := framework.Setup(m, func(o *localstack.Options) {
+		o.ExtraServingSANs = append(o.ExtraServingSANs, hostIP)
+	})
+	// TestOTA deletes its namespace in t.Cleanup; this catches one left by a panic.
+	ns := &localstack.NetNS{Name: netnsName(), HostIF: netnsName() + "-h"}
+	if err := ns.Delete(context.Background()); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: removing network namespace %s: %v\n", ns.Name, err)
+	}
+	os.Exit(code)
+}
+
+func netnsName() string { return fmt.Sprintf("yas%d", os.Getpid()) }
 
 type environment struct {
 	stack   *localstack.Stack

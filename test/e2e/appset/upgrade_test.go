@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,7 +181,9 @@ func TestAdvancedRollingUpdate(t *testing.T) {
 // TestOTA: on an OTA DaemonSet every pod carries PodNeedUpgrade (False at the newest
 // revision, True after a template change, nothing deleted by the controller); the hub of
 // node e2e-hn-a lists its node's pods, refuses to upgrade another node's pod, and upgrades
-// its own, after which the new pod says False and a second upgrade is refused.
+// its own, after which the new pod says False and a second upgrade is refused. The hub runs
+// in a network namespace; with its link to the cloud cut (iptables DROP) both endpoints
+// answer 503, and once healed the upgrade goes through.
 func TestOTA(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -247,9 +250,42 @@ func TestOTA(t *testing.T) {
 	if p := podsByNode(t, ns, "ota")["e2e-hn-b"]; p.UID != old["e2e-hn-b"].UID {
 		t.Errorf("the pod on e2e-hn-b was upgraded without being asked")
 	}
+
+	// The node loses the cloud: the hub answers 503 instead of acting on stale data.
+	setEnv(t, ns, "ota", "3")
+	framework.WaitFor(t, waitTimeout, func() (bool, error) {
+		c := podCondition(podsByNode(t, ns, "ota")["e2e-hn-a"], daemonupgrade.PodNeedUpgrade)
+		return c != nil && c.Status == corev1.ConditionTrue, nil
+	})
+	if err := hub.ns.Cut(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hub.waitReadyz(t, "cloud unreachable")
+	target := podsByNode(t, ns, "ota")["e2e-hn-a"]
+	if code, body := upgrade(target); code != http.StatusServiceUnavailable {
+		t.Errorf("upgrade while the cloud is unreachable: %d %s", code, body)
+	}
+	if code, body := hub.do(t, "GET", "/pods"); code != http.StatusServiceUnavailable {
+		t.Errorf("GET /pods while the cloud is unreachable: %d %s", code, body)
+	}
+	if err := hub.ns.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hub.waitReadyz(t, "cloud healthy")
+	if code, body := upgrade(target); code != http.StatusOK {
+		t.Errorf("upgrade once the cloud is back: %d %s", code, body)
+	}
 }
 
-type hubProc struct{ addr string }
+type hubProc struct {
+	ns   *localstack.NetNS
+	addr string // the hub's server port on the namespace's loopback
+	proc *localstack.Process
+}
+
+func (h hubProc) client(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: h.ns.DialContext, DisableKeepAlives: true}}
+}
 
 func (h hubProc) do(t *testing.T, method, path string) (int, string) {
 	t.Helper()
@@ -257,7 +293,7 @@ func (h hubProc) do(t *testing.T, method, path string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := (&http.Client{Timeout: 20 * time.Second}).Do(req)
+	resp, err := h.client(20 * time.Second).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -266,30 +302,44 @@ func (h hubProc) do(t *testing.T, method, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func loopbackPort(t *testing.T) string {
+// startHub runs bin/yurthub for node in a network namespace of its own, with the hollow
+// node's credentials, reaching kube-apiserver through a forwarder on the veth's host end (so
+// an iptables DROP inside the namespace cuts it off), and waits until it finds the cloud
+// healthy.
+func startHub(t *testing.T, e *environment, node string) hubProc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx := context.Background()
+	bin := framework.RepoPath(t, "bin", "yurthub")
+	ns, err := localstack.CreateNetNS(ctx, netnsName(), subnet)
+	if err != nil {
+		t.Fatalf("creating the hub's network namespace (needs root and ip): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := ns.Delete(context.Background()); err != nil {
+			t.Errorf("deleting the network namespace: %v", err)
+		}
+	})
+	apiURL, err := url.Parse(e.stack.KubeAPIServerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startHub runs bin/yurthub on loopback with the hollow node's credentials.
-func startHub(t *testing.T, e *environment, node string) hubProc {
-	t.Helper()
-	bin := framework.RepoPath(t, "bin", "yurthub")
-	serverAddr := loopbackPort(t)
-	args := []string{
+	fwd, err := localstack.Forward(net.JoinHostPort(ns.HostIP, "0"), apiURL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fwd.Close() })
+	const serverAddr = "127.0.0.1:10267"
+	args := []string{"netns", "exec", ns.Name, bin,
 		"--kubeconfig=" + e.nodes[node].Kubeconfig,
+		"--server-addr=https://" + fwd.Addr(),
 		"--node-name=" + node,
 		"--cache-dir=" + filepath.Join(t.TempDir(), "cache"),
-		"--proxy-address=" + loopbackPort(t),
+		"--proxy-address=127.0.0.1:10261",
 		"--server-address=" + serverAddr,
-		"--heartbeat-interval=1s",
+		"--heartbeat-interval=1s", "--heartbeat-timeout=1s", "--heartbeat-healthy-threshold=2",
+		"--heartbeat-failed-retry=2", "--heartbeat-max-backoff=2s",
 	}
-	proc, err := localstack.StartProcess("yurthub-"+node, bin, args, e.stack.LogFile("yurthub-"+node))
+	proc, err := localstack.StartProcess("yurthub-"+node, "ip", args, e.stack.LogFile("yurthub-"+node))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,20 +348,26 @@ func startHub(t *testing.T, e *environment, node string) hubProc {
 			t.Errorf("stopping yurthub: %v", err)
 		}
 	})
-	h := hubProc{addr: serverAddr}
+	h := hubProc{ns: ns, addr: serverAddr, proc: proc}
+	h.waitReadyz(t, "cloud healthy")
+	return h
+}
+
+// waitReadyz waits until the hub's /readyz answers 200 with a body containing want.
+func (h hubProc) waitReadyz(t *testing.T, want string) {
+	t.Helper()
 	framework.WaitFor(t, 60*time.Second, func() (bool, error) {
 		select {
-		case <-proc.Done():
-			t.Fatalf("yurthub exited: %v\n%s", proc.ExitError(), localstack.TailFile(proc.LogFile, 30))
+		case <-h.proc.Done():
+			t.Fatalf("yurthub exited: %v\n%s", h.proc.ExitError(), localstack.TailFile(h.proc.LogFile, 30))
 		default:
 		}
-		resp, err := http.Get("http://" + serverAddr + "/readyz")
+		resp, err := h.client(5 * time.Second).Get("http://" + h.addr + "/readyz")
 		if err != nil {
 			return false, err
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		return resp.StatusCode == 200 && strings.Contains(string(b), "cloud healthy"), nil
+		return resp.StatusCode == 200 && strings.Contains(string(b), want), nil
 	})
-	return h
 }
