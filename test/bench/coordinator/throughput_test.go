@@ -86,14 +86,14 @@ func BenchmarkPoolObjects(b *testing.B) {
 					b.Fatalf("library list: %d items, %v", len(libList.Items), err)
 				}
 			})
-			plainRate := rate(benchSlices, func() { plainGet(b, plain, gvr, false) })
-			plainPBRate := rate(benchSlices, func() { plainGet(b, plain, gvr, true) })
+			plainRate := rate(benchSlices, func() { plainGet(b, plain, false) })
+			plainPBRate := rate(benchSlices, func() { plainGet(b, plain, true) })
 			add(throughput{op: "list (1,000 objects)", library: libRate, plain: plainRate, plainPB: plainPBRate})
 			// Watch: replay the 1,000 writes of this round from history, as a hub does after a list.
 			round++
 			setRV(round)
-			libStart, libEnd := writeAll(b, slices, func(s *discoveryv1.EndpointSlice) int64 { return mustPut(b, lib, s) })
-			plainStart, _ := writeAll(b, slices, func(s *discoveryv1.EndpointSlice) int64 {
+			libStart := writeAll(slices, func(s *discoveryv1.EndpointSlice) int64 { return mustPut(b, lib, s) })
+			plainStart := writeAll(slices, func(s *discoveryv1.EndpointSlice) int64 {
 				v, _ := s.Marshal()
 				resp, err := plain.Put(ctx, plainKey(s), string(v))
 				if err != nil {
@@ -101,10 +101,9 @@ func BenchmarkPoolObjects(b *testing.B) {
 				}
 				return resp.Header.Revision
 			})
-			_ = libEnd
-			libRate = rate(benchSlices, func() { libWatch(b, lib, gvr, libStart-1) })
-			plainRate = rate(benchSlices, func() { plainWatch(b, plain, gvr, plainStart, false) })
-			plainPBRate = rate(benchSlices, func() { plainWatch(b, plain, gvr, plainStart, true) })
+			libRate = rate(benchSlices, func() { libWatch(b, lib, libStart-1) })
+			plainRate = rate(benchSlices, func() { plainWatch(b, plain, plainStart, false) })
+			plainPBRate = rate(benchSlices, func() { plainWatch(b, plain, plainStart, true) })
 			add(throughput{op: "watch replay (1,000 events)", library: libRate, plain: plainRate, plainPB: plainPBRate})
 		}
 	}
@@ -172,15 +171,14 @@ func parallel(workers int, slices []*discoveryv1.EndpointSlice, f func(*discover
 	wg.Wait()
 }
 
-func writeAll(b *testing.B, slices []*discoveryv1.EndpointSlice, put func(*discoveryv1.EndpointSlice) int64) (first, last int64) {
+// writeAll writes every slice and returns the revision of the first write.
+func writeAll(slices []*discoveryv1.EndpointSlice, put func(*discoveryv1.EndpointSlice) int64) (first int64) {
 	for i, s := range slices {
-		rev := put(s)
-		if i == 0 {
+		if rev := put(s); i == 0 {
 			first = rev
 		}
-		last = rev
 	}
-	return first, last
+	return first
 }
 
 func mustPut(b *testing.B, s *store.Store, obj runtime.Object) int64 {
@@ -191,7 +189,7 @@ func mustPut(b *testing.B, s *store.Store, obj runtime.Object) int64 {
 	return rev
 }
 
-func plainGet(b *testing.B, cli *clientv3.Client, gvr interface{}, decode bool) {
+func plainGet(b *testing.B, cli *clientv3.Client, decode bool) {
 	resp, err := cli.Get(context.Background(), coordinator.ObjectsPrefix("bench-plain", ct.EndpointSlicesGVR, ""), clientv3.WithPrefix())
 	if err != nil || len(resp.Kvs) != benchSlices {
 		b.Fatalf("plain get: %v", err)
@@ -206,7 +204,7 @@ func plainGet(b *testing.B, cli *clientv3.Client, gvr interface{}, decode bool) 
 	}
 }
 
-func libWatch(b *testing.B, s *store.Store, gvr interface{}, from int64) {
+func libWatch(b *testing.B, s *store.Store, from int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	w, err := s.Watch(ctx, ct.EndpointSlicesGVR, "", from, store.WatchOptions{Buffer: 1000})
@@ -221,7 +219,7 @@ func libWatch(b *testing.B, s *store.Store, gvr interface{}, from int64) {
 	}
 }
 
-func plainWatch(b *testing.B, cli *clientv3.Client, gvr interface{}, from int64, decode bool) {
+func plainWatch(b *testing.B, cli *clientv3.Client, from int64, decode bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	wch := cli.Watch(ctx, coordinator.ObjectsPrefix("bench-plain", ct.EndpointSlicesGVR, ""), clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithPrevKV())
