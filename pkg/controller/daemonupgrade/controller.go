@@ -15,6 +15,7 @@ package daemonupgrade
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	appsinformers "k8s.io/client-go/informers/apps/v1"
 	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
@@ -68,7 +70,16 @@ type Controller struct {
 	// repeat the same event on every pod status change.
 	mu       sync.Mutex
 	reported map[string]string
+	// pending holds, per DaemonSet key, the nodes whose old pod was deleted and when; a node
+	// counts as unavailable until it runs a Ready pod at the newest revision (expectations,
+	// as Kubernetes' controllers keep them), or pendingTimeout passes.
+	pending map[string]map[string]time.Time
+	now     func() time.Time
 }
+
+// pendingTimeout bounds how long a deleted pod's node blocks the budget when no
+// replacement turns Ready (say the DaemonSet no longer targets the node).
+const pendingTimeout = 5 * time.Minute
 
 // NewController registers event handlers on the informers; Run starts the workers.
 func NewController(client kubernetes.Interface, daemons appsinformers.DaemonSetInformer, pods coreinformers.PodInformer,
@@ -76,6 +87,7 @@ func NewController(client kubernetes.Interface, daemons appsinformers.DaemonSetI
 	c := &Controller{
 		client: client, daemons: daemons.Lister(), pods: pods.Lister(), nodes: nodes.Lister(),
 		revisions: revisions.Lister(), recorder: recorder, reported: map[string]string{},
+		pending: map[string]map[string]time.Time{}, now: time.Now,
 	}
 	c.loop = reconcile.NewLoop(ControllerName, c.sync)
 	_, _ = daemons.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -151,6 +163,7 @@ func (c *Controller) enqueueAnnotated() {
 func (c *Controller) forget(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.pending, key)
 	for k := range c.reported {
 		if strings.HasPrefix(k, key+"|") {
 			delete(c.reported, k)
@@ -218,7 +231,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.event(key, ds, corev1.EventTypeWarning, ReasonBadMaxUnavailable, err.Error()+"; not upgrading until it is fixed")
 		return nil
 	}
-	plan := PlanRollingUpdate(states, desired, maxUnavailable)
+	pending := c.pendingNodes(key)
+	plan := PlanRollingUpdate(states, pending, func(name string) bool {
+		n, err := c.nodes.Get(name)
+		return err == nil && nodeReady(n)
+	}, maxUnavailable)
+	c.settle(key, plan.Done)
 	var errs []error
 	var deleted []string
 	for _, pod := range plan.Delete {
@@ -229,6 +247,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			errs = append(errs, fmt.Errorf("deleting old pod %s/%s: %w", pod.Namespace, pod.Name, err))
 			continue
 		}
+		c.expect(key, pod.Spec.NodeName)
 		deleted = append(deleted, pod.Name+" on "+pod.Spec.NodeName)
 	}
 	if len(deleted) > 0 {
@@ -240,12 +259,49 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.event(key, ds, corev1.EventTypeNormal, ReasonWaitingForNodes, fmt.Sprintf(
 			"old pods on nodes that are not Ready wait for them to return: %s", strings.Join(plan.WaitingNodes, ", ")))
 	}
-	if plan.Old == 0 {
+	if plan.Old == 0 && len(c.pendingNodes(key)) == 0 {
 		c.event(key, ds, corev1.EventTypeNormal, ReasonUpgraded, "all pods are at revision "+latestHash)
 	} else {
 		c.loop.AddAfter(key, recheck)
 	}
 	return errors.Join(errs...)
+}
+
+// pendingNodes returns the DaemonSet's pending nodes, dropping those past pendingTimeout.
+func (c *Controller) pendingNodes(key string) map[string]bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]bool{}
+	for node, since := range c.pending[key] {
+		if c.now().Sub(since) > pendingTimeout {
+			delete(c.pending[key], node)
+			continue
+		}
+		out[node] = true
+	}
+	return out
+}
+
+// expect records that node's old pod was deleted.
+func (c *Controller) expect(key, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending[key] == nil {
+		c.pending[key] = map[string]time.Time{}
+	}
+	c.pending[key][node] = c.now()
+}
+
+// settle drops nodes that run their upgraded pod.
+func (c *Controller) settle(key string, nodes []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range nodes {
+		delete(c.pending[key], n)
+	}
+	if len(c.pending[key]) == 0 {
+		delete(c.pending, key)
+	}
 }
 
 // syncOTA writes PodNeedUpgrade on every pod whose condition differs from its revision.
@@ -260,7 +316,20 @@ func (c *Controller) syncOTA(ctx context.Context, states []PodState, latestHash 
 		if !setPodCondition(&pod.Status, want) {
 			continue
 		}
-		if _, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		// A strategic merge patch of the one condition (conditions merge by type): the
+		// kubelet writes the same status concurrently, and an update would keep conflicting.
+		var cond corev1.PodCondition
+		for _, c := range pod.Status.Conditions {
+			if c.Type == PodNeedUpgrade {
+				cond = c
+			}
+		}
+		patch, err := json.Marshal(map[string]any{"status": map[string]any{"conditions": []corev1.PodCondition{cond}}})
+		if err != nil {
+			return fmt.Errorf("encoding the %s patch: %w", PodNeedUpgrade, err)
+		}
+		_, err = c.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("setting %s=%s on pod %s/%s: %w", PodNeedUpgrade, want.Status, pod.Namespace, pod.Name, err))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +27,8 @@ func fixture(t *testing.T, strategy string, updateType appsv1.DaemonSetUpdateStr
 			Selector:       &metav1.LabelSelector{MatchLabels: map[string]string{"app": "ds"}},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{Type: updateType},
 		},
-		Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: int32(len(nodeReady))},
+		// kube-controller-manager leaves nodes tainted unreachable:NoSchedule out.
+		Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: int32(countTrue(nodeReady))},
 	}
 	ctrl := true
 	owner := []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "DaemonSet", Name: "ds", UID: "ds-uid", Controller: &ctrl}}
@@ -92,6 +94,49 @@ func TestSyncAdvancedRollingUpdate(t *testing.T) {
 	ev := drain(rec)
 	if !strings.Contains(ev, ReasonUpgrading) || !strings.Contains(ev, ReasonWaitingForNodes+" old pods on nodes that are not Ready wait for them to return: n2") {
 		t.Fatalf("events:\n%s", ev)
+	}
+}
+
+func countTrue(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSyncBudgetAcrossSyncs: once a pod is deleted, its node spends the budget until its
+// replacement is Ready, also when the pod has vanished from the cache and the DaemonSet's
+// desired count leaves out a NotReady node (what once let a second pod go at once).
+func TestSyncBudgetAcrossSyncs(t *testing.T) {
+	c, client, _ := fixture(t, AdvancedRollingUpdate, appsv1.OnDeleteDaemonSetStrategyType,
+		[]bool{true, true, false}, []string{"h1", "h1", "h1"})
+	ctx := context.Background()
+	if err := c.sync(ctx, "ns/ds"); err != nil {
+		t.Fatal(err)
+	}
+	first := deletedPods(client)
+	if len(first) != 1 {
+		t.Fatalf("deleted %v", first)
+	}
+	// Wait for the informer to drop the deleted pod, then sync again.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := c.pods.Pods("ns").Get(first[0]); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the informer never saw the deletion")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := c.sync(ctx, "ns/ds"); err != nil {
+		t.Fatal(err)
+	}
+	if del := deletedPods(client); len(del) != 1 {
+		t.Fatalf("a second pod went before the first was replaced: %v", del)
 	}
 }
 

@@ -75,51 +75,81 @@ type Plan struct {
 	// WaitingNodes hold old pods on nodes that are not Ready; they are upgraded when the
 	// node returns.
 	WaitingNodes []string
-	// Old counts old pods not yet being deleted; Unavailable counts what the budget spends.
+	// Done are pending nodes that now run a Ready pod at the newest revision.
+	Done []string
+	// Old counts old pods not yet being deleted; Unavailable counts the Ready nodes that
+	// spend the budget.
 	Old, Unavailable, MaxUnavailable int
 }
 
 // PlanRollingUpdate picks the pods to delete: old pods on Ready nodes, up to the budget of
-// maxUnavailable minus what is unavailable already (pods terminating, missing or not Ready on
-// Ready nodes). Old pods that are not Ready are deleted first and regardless of the budget:
-// replacing them costs no availability. Pods on nodes that are not Ready are skipped.
-func PlanRollingUpdate(pods []PodState, desired, maxUnavailable int) Plan {
+// maxUnavailable minus the Ready nodes that are unavailable already. A Ready node is
+// unavailable while its pod is terminating or not Ready, or while it is in pending (its old
+// pod was deleted) and has no Ready pod at the newest revision yet, which covers the gap
+// between a pod's removal and its replacement. Counting nodes rather than comparing with
+// status.desiredNumberScheduled matters: kube-controller-manager leaves NotReady nodes out of
+// that number, which would otherwise make the gap invisible. Old pods that are not Ready are
+// deleted first and regardless of the budget: replacing them costs no availability. Pods on
+// nodes that are not Ready are skipped. nodeReady answers for pending nodes without pods.
+func PlanRollingUpdate(pods []PodState, pending map[string]bool, nodeReady func(string) bool, maxUnavailable int) Plan {
 	p := Plan{MaxUnavailable: maxUnavailable}
-	live := 0
 	var oldReady, oldUnready []*corev1.Pod
 	waiting := map[string]bool{}
+	unavailable := map[string]bool{}
+	upgraded := map[string]bool{}
 	for _, s := range pods {
+		node := s.Pod.Spec.NodeName
+		ready := podReady(s.Pod)
 		if s.Pod.DeletionTimestamp != nil {
+			if s.NodeReady {
+				unavailable[node] = true
+			}
 			continue
 		}
-		live++
-		ready := podReady(s.Pod)
 		if s.NodeReady && !ready {
-			p.Unavailable++
+			unavailable[node] = true
 		}
 		if s.Latest {
+			if ready {
+				upgraded[node] = true
+			}
 			continue
 		}
 		p.Old++
 		switch {
 		case !s.NodeReady:
-			waiting[s.Pod.Spec.NodeName] = true
+			waiting[node] = true
 		case ready:
 			oldReady = append(oldReady, s.Pod)
 		default:
 			oldUnready = append(oldUnready, s.Pod)
 		}
 	}
-	// Terminating pods and pods not yet recreated are both missing from live.
-	p.Unavailable += max(0, desired-live)
+	for node := range pending {
+		if upgraded[node] {
+			p.Done = append(p.Done, node)
+		} else if nodeReady(node) {
+			unavailable[node] = true
+		}
+	}
+	slices.Sort(p.Done)
+	p.Unavailable = len(unavailable)
 	byName := func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) }
 	slices.SortFunc(oldUnready, byName)
 	slices.SortFunc(oldReady, byName)
-	p.Delete = append(p.Delete, oldUnready...)
+	for _, pod := range oldUnready {
+		if !pending[pod.Spec.NodeName] {
+			p.Delete = append(p.Delete, pod)
+		}
+	}
 	budget := maxUnavailable - p.Unavailable
 	for _, pod := range oldReady {
 		if budget <= 0 {
 			break
+		}
+		if pending[pod.Spec.NodeName] {
+			// Deleted already; the cache has not caught up.
+			continue
 		}
 		p.Delete = append(p.Delete, pod)
 		budget--

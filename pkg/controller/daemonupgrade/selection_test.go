@@ -2,6 +2,7 @@ package daemonupgrade
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,40 +85,64 @@ func TestPlanRollingUpdate(t *testing.T) {
 	now := metav1.Now()
 	terminating := state(9, false, true, true)
 	terminating.Pod.DeletionTimestamp = &now
+	readyNodes := func(ready ...string) func(string) bool {
+		return func(n string) bool { return slices.Contains(ready, n) }
+	}
 	tests := []struct {
 		name            string
 		pods            []PodState
-		desired, max    int
+		pending         []string
+		nodeReady       func(string) bool
+		max             int
 		wantDelete      string
 		wantWaiting     string
+		wantDone        string
 		wantOld         int
 		wantUnavailable int
 	}{
 		{name: "budget of one", pods: []PodState{state(1, false, true, true), state(2, false, true, true), state(3, false, true, true)},
-			desired: 3, max: 1, wantDelete: "pod-1", wantOld: 3},
+			max: 1, wantDelete: "pod-1", wantOld: 3},
 		{name: "budget of two", pods: []PodState{state(1, false, true, true), state(2, false, true, true), state(3, false, true, true)},
-			desired: 3, max: 2, wantDelete: "pod-1,pod-2", wantOld: 3},
+			max: 2, wantDelete: "pod-1,pod-2", wantOld: 3},
 		{name: "NotReady node skipped", pods: []PodState{state(1, false, true, false), state(2, false, true, true), state(3, true, true, true)},
-			desired: 3, max: 3, wantDelete: "pod-2", wantWaiting: "node-1", wantOld: 2},
+			max: 3, wantDelete: "pod-2", wantWaiting: "node-1", wantOld: 2},
 		{name: "terminating pod spends the budget", pods: []PodState{terminating, state(1, false, true, true), state(2, true, true, true)},
-			desired: 3, max: 1, wantDelete: "", wantOld: 1, wantUnavailable: 1},
+			max: 1, wantOld: 1, wantUnavailable: 1},
 		{name: "new pod not ready yet spends the budget", pods: []PodState{state(1, true, false, true), state(2, false, true, true)},
-			desired: 2, max: 1, wantDelete: "", wantOld: 1, wantUnavailable: 1},
+			max: 1, wantOld: 1, wantUnavailable: 1},
 		{name: "old unready pods go first and regardless of budget", pods: []PodState{state(1, false, true, true), state(2, false, false, true), state(3, false, false, true)},
-			desired: 3, max: 1, wantDelete: "pod-2,pod-3", wantOld: 3, wantUnavailable: 2},
-		{name: "all latest", pods: []PodState{state(1, true, true, true), state(2, true, true, false)}, desired: 2, max: 1},
-		{name: "missing pod counts as unavailable", pods: []PodState{state(1, false, true, true)}, desired: 2, max: 1, wantOld: 1, wantUnavailable: 1},
+			max: 1, wantDelete: "pod-2,pod-3", wantOld: 3, wantUnavailable: 2},
+		{name: "all latest", pods: []PodState{state(1, true, true, true), state(2, true, true, false)}, max: 1},
+		{name: "pending node whose pod is gone spends the budget", pods: []PodState{state(1, false, true, true), state(2, false, true, false)},
+			pending: []string{"node-0"}, nodeReady: readyNodes("node-0", "node-1"), max: 1, wantWaiting: "node-2", wantOld: 2, wantUnavailable: 1},
+		{name: "pending node upgraded frees the budget", pods: []PodState{state(0, true, true, true), state(1, false, true, true)},
+			pending: []string{"node-0"}, nodeReady: readyNodes("node-0", "node-1"), max: 1, wantDelete: "pod-1", wantDone: "node-0", wantOld: 1},
+		{name: "pending NotReady node does not count", pods: []PodState{state(1, false, true, true)},
+			pending: []string{"node-0"}, nodeReady: readyNodes("node-1"), max: 1, wantDelete: "pod-1", wantOld: 1},
+		{name: "stale cache: a pending node's old pod is not deleted twice", pods: []PodState{state(1, false, true, true), state(2, false, true, true)},
+			pending: []string{"node-1"}, nodeReady: readyNodes("node-1", "node-2"), max: 2, wantDelete: "pod-2", wantOld: 2, wantUnavailable: 1},
 		{name: "unready pod on NotReady node is not counted", pods: []PodState{state(1, false, false, false), state(2, false, true, true)},
-			desired: 2, max: 1, wantDelete: "pod-2", wantWaiting: "node-1", wantOld: 2},
+			max: 1, wantDelete: "pod-2", wantWaiting: "node-1", wantOld: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := PlanRollingUpdate(tc.pods, tc.desired, tc.max)
+			pending := map[string]bool{}
+			for _, n := range tc.pending {
+				pending[n] = true
+			}
+			nr := tc.nodeReady
+			if nr == nil {
+				nr = func(string) bool { return true }
+			}
+			p := PlanRollingUpdate(tc.pods, pending, nr, tc.max)
 			if got := names(p.Delete); got != tc.wantDelete {
 				t.Errorf("delete %q, want %q", got, tc.wantDelete)
 			}
 			if got := strings.Join(p.WaitingNodes, ","); got != tc.wantWaiting {
 				t.Errorf("waiting %q, want %q", got, tc.wantWaiting)
+			}
+			if got := strings.Join(p.Done, ","); got != tc.wantDone {
+				t.Errorf("done %q, want %q", got, tc.wantDone)
 			}
 			if p.Old != tc.wantOld || p.Unavailable != tc.wantUnavailable {
 				t.Errorf("old %d unavailable %d, want %d %d", p.Old, p.Unavailable, tc.wantOld, tc.wantUnavailable)
@@ -131,7 +156,7 @@ func TestPlanRollingUpdateBurstLimit(t *testing.T) {
 	for i := range 600 {
 		pods = append(pods, state(i, false, true, true))
 	}
-	if p := PlanRollingUpdate(pods, 600, 600); len(p.Delete) != MaxDeletionsPerSync {
+	if p := PlanRollingUpdate(pods, nil, func(string) bool { return true }, 600); len(p.Delete) != MaxDeletionsPerSync {
 		t.Fatalf("deleted %d in one burst, want %d", len(p.Delete), MaxDeletionsPerSync)
 	}
 }
