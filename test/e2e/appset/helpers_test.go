@@ -15,7 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
+	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
+	appsv1beta1 "github.com/yurt-edge/yurt/apis/apps/v1beta1"
 	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
 	"github.com/yurt-edge/yurt/pkg/controller/workload"
 	"github.com/yurt-edge/yurt/test/e2e/framework"
@@ -49,21 +52,25 @@ func createPool(t *testing.T, name string, lbls map[string]string) {
 // labelPool sets (value != "") or removes a label of a pool.
 func labelPool(t *testing.T, name, key, value string) {
 	t.Helper()
-	yurt := framework.Clients(t).Yurt
-	np, err := yurt.AppsV1beta2().NodePools().Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if np.Labels == nil {
-		np.Labels = map[string]string{}
-	}
-	if value == "" {
-		delete(np.Labels, key)
-	} else {
-		np.Labels[key] = value
-	}
-	if _, err := yurt.AppsV1beta2().NodePools().Update(context.Background(), np, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	pools := framework.Clients(t).Yurt.AppsV1beta2().NodePools()
+	// yurt-apiserver writes pool status as nodes come and go.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		np, err := pools.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if np.Labels == nil {
+			np.Labels = map[string]string{}
+		}
+		if value == "" {
+			delete(np.Labels, key)
+		} else {
+			np.Labels[key] = value
+		}
+		_, err = pools.Update(context.Background(), np, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatalf("labelling pool %s: %v", name, err)
 	}
 }
 
@@ -153,4 +160,39 @@ lines:
 		sum += v
 	}
 	return sum
+}
+
+// The controllers write status concurrently, so every test update re-reads and retries on
+// conflict, as a user's kubectl edit would have to.
+
+func updateAppSet(t *testing.T, ns, name string, mutate func(*appsv1beta1.YurtAppSet)) {
+	t.Helper()
+	yurt := framework.Clients(t).Yurt.AppsV1beta1().YurtAppSets(ns)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := yurt.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(cur)
+		_, err = yurt.Update(context.Background(), cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatalf("updating YurtAppSet %s/%s: %v", ns, name, err)
+	}
+}
+
+func updateAppDaemon(t *testing.T, ns, name string, mutate func(*appsv1alpha1.YurtAppDaemon)) {
+	t.Helper()
+	yurt := framework.Clients(t).Yurt.AppsV1alpha1().YurtAppDaemons(ns)
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := yurt.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(cur)
+		_, err = yurt.Update(context.Background(), cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatalf("updating YurtAppDaemon %s/%s: %v", ns, name, err)
+	}
 }

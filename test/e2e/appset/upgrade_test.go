@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/yurt-edge/yurt/pkg/controller/daemonupgrade"
 	"github.com/yurt-edge/yurt/pkg/localstack"
@@ -97,16 +101,61 @@ func waitAllAt(t *testing.T, ns, app, hash string, nodes ...string) map[string]c
 	return pods
 }
 
+// watchUnavailable follows app's pods with an informer and returns a function giving the
+// largest number of nodes seen at once without a Ready, non-terminating pod.
+func watchUnavailable(t *testing.T, ns, app string, nodes ...string) func() int {
+	t.Helper()
+	factory := informers.NewSharedInformerFactoryWithOptions(framework.Clients(t).Kube, 0, informers.WithNamespace(ns),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "app=" + app }))
+	inf := factory.Core().V1().Pods().Informer()
+	var mu sync.Mutex
+	worst := 0
+	recount := func() {
+		available := map[string]bool{}
+		for _, obj := range inf.GetStore().List() {
+			p := obj.(*corev1.Pod)
+			if p.DeletionTimestamp == nil && podReady(*p) {
+				available[p.Spec.NodeName] = true
+			}
+		}
+		n := 0
+		for _, node := range nodes {
+			if !available[node] {
+				n++
+			}
+		}
+		mu.Lock()
+		worst = max(worst, n)
+		mu.Unlock()
+	}
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { recount() }, UpdateFunc: func(any, any) { recount() }, DeleteFunc: func(any) { recount() },
+	})
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	factory.Start(stop)
+	factory.WaitForCacheSync(stop)
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return worst
+	}
+}
+
 func setEnv(t *testing.T, ns, name, value string) {
 	t.Helper()
-	kube := framework.Clients(t).Kube
-	ds, err := kube.AppsV1().DaemonSets(ns).Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "VERSION", Value: value}}
-	if _, err := kube.AppsV1().DaemonSets(ns).Update(context.Background(), ds, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	daemons := framework.Clients(t).Kube.AppsV1().DaemonSets(ns)
+	// kube-controller-manager writes the DaemonSet's status concurrently.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		ds, err := daemons.Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		ds.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "VERSION", Value: value}}
+		_, err = daemons.Update(context.Background(), ds, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
+		t.Fatalf("updating DaemonSet %s/%s: %v", ns, name, err)
 	}
 }
 
@@ -136,6 +185,9 @@ func TestAdvancedRollingUpdate(t *testing.T) {
 		return err == nil && !localstack.NodeReady(n), err
 	})
 
+	// Watch the pods through the upgrade: at no point may both Ready nodes be without a
+	// Ready pod (max-unavailable 1).
+	worst := watchUnavailable(t, ns, "agent", "e2e-hn-a", "e2e-hn-b")
 	setEnv(t, ns, "agent", "2")
 	var newHash string
 	framework.WaitFor(t, waitTimeout, func() (bool, error) {
@@ -152,6 +204,9 @@ func TestAdvancedRollingUpdate(t *testing.T) {
 		return newest == 2, nil
 	})
 	pods := waitAllAt(t, ns, "agent", newHash, "e2e-hn-a", "e2e-hn-b")
+	if w := worst(); w > 1 {
+		t.Errorf("%d Ready nodes were without a Ready pod at once; max-unavailable is 1", w)
+	}
 	if p := pods[down]; p.UID != before[down].UID || p.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] != oldHash {
 		t.Fatalf("the pod on the NotReady node was touched: %s %v", p.UID, p.Labels)
 	}

@@ -86,10 +86,9 @@ func TestYurtAppDaemon(t *testing.T) {
 	if cur.Status.TemplateType != "Deployment" || len(cur.Status.Conditions) != 1 || cur.Status.Conditions[0].Status != corev1.ConditionTrue {
 		t.Errorf("status %+v", cur.Status)
 	}
-	cur.Spec.WorkloadTemplate.DeploymentTemplate.Spec.Template.Spec.Containers[0].Image = "registry.k8s.io/pause:3.9"
-	if _, err := c.Yurt.AppsV1alpha1().YurtAppDaemons(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	updateAppDaemon(t, ns, "agent", func(d *appsv1alpha1.YurtAppDaemon) {
+		d.Spec.WorkloadTemplate.DeploymentTemplate.Spec.Template.Spec.Containers[0].Image = "registry.k8s.io/pause:3.9"
+	})
 	framework.WaitFor(t, waitTimeout, func() (bool, error) {
 		deps, err = deploymentsByPool(c.Kube, ns, workload.RefYurtAppDaemonLabel, "agent")
 		if err != nil || !sameKeys(deps, "e2e-y2", "e2e-y3") {

@@ -176,14 +176,9 @@ func TestYurtAppSet(t *testing.T) {
 	}
 
 	// A template edit reaches every pool, under a new revision.
-	cur, err = c.Yurt.AppsV1beta1().YurtAppSets(ns).Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Workload.WorkloadTemplate.DeploymentTemplate.Spec.Template.Spec.Containers[0].Args = []string{"--version=2"}
-	if _, err := c.Yurt.AppsV1beta1().YurtAppSets(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	updateAppSet(t, ns, "web", func(s *appsv1beta1.YurtAppSet) {
+		s.Spec.Workload.WorkloadTemplate.DeploymentTemplate.Spec.Template.Spec.Containers[0].Args = []string{"--version=2"}
+	})
 	framework.WaitFor(t, waitTimeout, func() (bool, error) {
 		deps, err = deploymentsByPool(c.Kube, ns, workload.RefYurtAppSetLabel, "web")
 		if err != nil || !sameKeys(deps, "e2e-a", "e2e-b", "e2e-d") {
@@ -282,14 +277,9 @@ func TestYurtAppSetBadTweak(t *testing.T) {
 	}
 
 	// Fixed: e2e-b gets its Deployment.
-	cur, err = c.Yurt.AppsV1beta1().YurtAppSets(ns).Get(ctx, "bad", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Workload.WorkloadTweaks[0].Tweaks.Patches[0].Path = "/spec/template/spec/containers/0/image"
-	if cur, err = c.Yurt.AppsV1beta1().YurtAppSets(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	updateAppSet(t, ns, "bad", func(s *appsv1beta1.YurtAppSet) {
+		s.Spec.Workload.WorkloadTweaks[0].Tweaks.Patches[0].Path = "/spec/template/spec/containers/0/image"
+	})
 	framework.WaitFor(t, waitTimeout, func() (bool, error) {
 		deps, err = deploymentsByPool(c.Kube, ns, workload.RefYurtAppSetLabel, "bad")
 		return err == nil && sameKeys(deps, "e2e-a", "e2e-b") && deps["e2e-b"].Spec.Template.Spec.Containers[0].Image == "x", err
@@ -302,10 +292,9 @@ func TestYurtAppSetBadTweak(t *testing.T) {
 
 	// A tweak naming a missing container: e2e-b's Deployment stays as it was.
 	before := deps["e2e-b"].ResourceVersion
-	cur.Spec.Workload.WorkloadTweaks[0].Tweaks = appsv1beta1.Tweaks{ContainerImages: []appsv1beta1.ImageItem{{Name: "nope", TargetImage: "y"}}}
-	if _, err = c.Yurt.AppsV1beta1().YurtAppSets(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	updateAppSet(t, ns, "bad", func(s *appsv1beta1.YurtAppSet) {
+		s.Spec.Workload.WorkloadTweaks[0].Tweaks = appsv1beta1.Tweaks{ContainerImages: []appsv1beta1.ImageItem{{Name: "nope", TargetImage: "y"}}}
+	})
 	framework.WaitFor(t, waitTimeout, func() (bool, error) {
 		cur, err = c.Yurt.AppsV1beta1().YurtAppSets(ns).Get(ctx, "bad", metav1.GetOptions{})
 		cond := condition(cur, appsv1beta1.AppSetAppDispatched)
