@@ -246,9 +246,20 @@ func (c *Controller) updateStatus(ctx context.Context, d *appsv1alpha1.YurtAppDa
 	if equality.Semantic.DeepEqual(&d.Status, status) {
 		return nil
 	}
+	client := c.yurt.AppsV1alpha1().YurtAppDaemons(d.Namespace)
 	upd := d.DeepCopy()
 	upd.Status = *status
-	if _, err := c.yurt.AppsV1alpha1().YurtAppDaemons(d.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+	_, err := client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		// Usually our own previous status write, not yet in the cache; the status still
+		// holds if the spec (generation) is unchanged.
+		latest, getErr := client.Get(ctx, d.Name, metav1.GetOptions{})
+		if getErr == nil && latest.Generation == d.Generation {
+			latest.Status = *status
+			_, err = client.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("updating the status of YurtAppDaemon %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	return nil

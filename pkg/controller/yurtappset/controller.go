@@ -355,9 +355,20 @@ func (c *Controller) updateStatus(ctx context.Context, set *appsv1beta1.YurtAppS
 	if equality.Semantic.DeepEqual(&set.Status, status) {
 		return nil
 	}
+	client := c.yurt.AppsV1beta1().YurtAppSets(set.Namespace)
 	upd := set.DeepCopy()
 	upd.Status = *status
-	if _, err := c.yurt.AppsV1beta1().YurtAppSets(set.Namespace).UpdateStatus(ctx, upd, metav1.UpdateOptions{}); err != nil {
+	_, err := client.UpdateStatus(ctx, upd, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		// Usually our own previous status write, not yet in the cache. The status is
+		// derived from the spec, so it still holds if the spec (generation) is unchanged.
+		latest, getErr := client.Get(ctx, set.Name, metav1.GetOptions{})
+		if getErr == nil && latest.Generation == set.Generation {
+			latest.Status = *status
+			_, err = client.UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("updating the status of YurtAppSet %s/%s: %w", set.Namespace, set.Name, err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,12 +174,12 @@ func BenchmarkYurtAppSetConvergence(b *testing.B) {
 	factory.WaitForCacheSync(stop)
 
 	var rows []string
-	round := 0
+	iteration := 0
 	for b.Loop() {
 		rows = rows[:0]
+		iteration++
 		for _, qps := range settings {
-			round++
-			row, err := runSetting(ctx, b, stack, yurt, tr, qps, fmt.Sprintf("web-%d", round))
+			row, err := runSetting(ctx, b, stack, yurt, tr, qps, fmt.Sprintf("web-%d", iteration))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -218,9 +219,14 @@ func appSet(name string) *appsv1beta1.YurtAppSet {
 	}
 }
 
-// runSetting starts yurt-manager with one QPS, creates a YurtAppSet over the 50 pools and
-// waits for its Deployments, then changes the template and waits again.
-func runSetting(ctx context.Context, b *testing.B, stack *localstack.Stack, yurt yurtclient.Interface, tr *tracker, qps int, name string) (string, error) {
+// rounds is how many YurtAppSets each setting creates and updates, one after the other;
+// the report gives the median and the range, as the machine is shared.
+const rounds = 5
+
+type timings struct{ create, createStatus, update, updateStatus time.Duration }
+
+// runSetting starts yurt-manager with one QPS and runs the rounds against it.
+func runSetting(ctx context.Context, b *testing.B, stack *localstack.Stack, yurt yurtclient.Interface, tr *tracker, qps int, prefix string) (string, error) {
 	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	proc, addr, err := stack.StartYurtManager(startCtx, localstack.YurtManagerOptions{
@@ -235,52 +241,78 @@ func runSetting(ctx context.Context, b *testing.B, stack *localstack.Stack, yurt
 	if err != nil {
 		return "", err
 	}
+	var all []timings
+	for r := range rounds {
+		tm, err := runRound(ctx, yurt, tr, fmt.Sprintf("%s-q%d-r%d", prefix, qps, r))
+		if err != nil {
+			return "", fmt.Errorf("qps %d round %d: %w", qps, r, err)
+		}
+		all = append(all, tm)
+	}
+	after, err := scrape(addr, "yurt_manager_reconcile_total", `controller="yurtappset"`)
+	if err != nil {
+		return "", err
+	}
+	errCount, _ := scrape(addr, "yurt_manager_reconcile_total", `controller="yurtappset"`, `result="error"`)
+	stat := func(f func(timings) time.Duration) (string, time.Duration) {
+		var ds []time.Duration
+		for _, t := range all {
+			ds = append(ds, f(t))
+		}
+		slices.Sort(ds)
+		med := ds[len(ds)/2]
+		return fmt.Sprintf("%.2f s (%.2f–%.2f)", med.Seconds(), ds[0].Seconds(), ds[len(ds)-1].Seconds()), med
+	}
+	c, cMed := stat(func(t timings) time.Duration { return t.create })
+	cs, _ := stat(func(t timings) time.Duration { return t.createStatus })
+	u, uMed := stat(func(t timings) time.Duration { return t.update })
+	us, _ := stat(func(t timings) time.Duration { return t.updateStatus })
+	b.ReportMetric(cMed.Seconds(), fmt.Sprintf("s-create-q%d", qps))
+	b.ReportMetric(uMed.Seconds(), fmt.Sprintf("s-update-q%d", qps))
+	return fmt.Sprintf("| %d | %s | %s | %s | %s | %.1f | %.0f | %s |",
+		qps, c, cs, u, us, (after-before)/rounds, errCount, rssMiB(proc.Pid())), nil
+}
 
+// runRound creates a YurtAppSet over the 50 pools and waits for its Deployments and status,
+// then changes the template and waits again.
+func runRound(ctx context.Context, yurt yurtclient.Interface, tr *tracker, name string) (timings, error) {
+	var tm timings
 	created := tr.expect(name, "v1")
 	start := time.Now()
 	if _, err := yurt.AppsV1beta1().YurtAppSets(namespace).Create(ctx, appSet(name), metav1.CreateOptions{}); err != nil {
-		return "", err
+		return tm, err
 	}
 	if err := waitClosed(created, 5*time.Minute); err != nil {
-		return "", fmt.Errorf("qps %d: creating: %w", qps, err)
+		return tm, fmt.Errorf("creating: %w", err)
 	}
-	createTook := time.Since(start)
+	tm.create = time.Since(start)
 	if err := waitStatus(ctx, yurt, name, func(s appsv1beta1.YurtAppSetStatus) bool { return s.TotalWorkloads == numPools }); err != nil {
-		return "", err
+		return tm, err
 	}
-	createStatus := time.Since(start)
+	tm.createStatus = time.Since(start)
 
 	set, err := yurt.AppsV1beta1().YurtAppSets(namespace).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return "", err
+		return tm, err
 	}
 	firstRev := set.Status.CurrentRevision
 	set.Spec.Workload.WorkloadTemplate.DeploymentTemplate.Spec.Template.Spec.Containers[0].Args = []string{"v2"}
 	updated := tr.expect(name, "v2")
 	start = time.Now()
 	if _, err := yurt.AppsV1beta1().YurtAppSets(namespace).Update(ctx, set, metav1.UpdateOptions{}); err != nil {
-		return "", err
+		return tm, err
 	}
 	if err := waitClosed(updated, 5*time.Minute); err != nil {
-		return "", fmt.Errorf("qps %d: updating: %w", qps, err)
+		return tm, fmt.Errorf("updating: %w", err)
 	}
-	updateTook := time.Since(start)
+	tm.update = time.Since(start)
 	if err := waitStatus(ctx, yurt, name, func(s appsv1beta1.YurtAppSetStatus) bool {
 		return s.CurrentRevision != firstRev && s.UpdatedWorkloads == numPools
 	}); err != nil {
-		return "", err
+		return tm, err
 	}
-	updateStatus := time.Since(start)
-
-	after, err := scrape(addr, "yurt_manager_reconcile_total", `controller="yurtappset"`)
-	if err != nil {
-		return "", err
-	}
-	errCount, _ := scrape(addr, "yurt_manager_reconcile_total", `controller="yurtappset"`, `result="error"`)
-	b.ReportMetric(createTook.Seconds(), fmt.Sprintf("s-create-q%d", qps))
-	b.ReportMetric(updateTook.Seconds(), fmt.Sprintf("s-update-q%d", qps))
-	return fmt.Sprintf("| %d | %.2f s | %.2f s | %.2f s | %.2f s | %.0f | %.0f | %s |",
-		qps, createTook.Seconds(), createStatus.Seconds(), updateTook.Seconds(), updateStatus.Seconds(), after-before, errCount, rssMiB(proc.Pid())), nil
+	tm.updateStatus = time.Since(start)
+	return tm, nil
 }
 
 func waitClosed(ch <-chan struct{}, timeout time.Duration) error {
@@ -370,14 +402,16 @@ func writeReport(b *testing.B, rows []string) {
 		"no kube-controller-manager, so Deployments stay objects (no ReplicaSets, no status churn). The set selects all 50 pools by label and patches " +
 		"an env var with {{nodepool-name}} into every pool's Deployment. *Deployments* is until the benchmark's own Deployment informer sees all 50 " +
 		"with the expected template; *status* is until the set's status says so (totalWorkloads=50, then updatedWorkloads=50 at the new revision). " +
-		"Each row uses a fresh yurt-manager and a fresh YurtAppSet.\n\n")
-	sb.WriteString("| --kube-api-qps | create: Deployments | create: status | template change: Deployments | template change: status | reconciles | reconcile errors | RSS after |\n|---|---|---|---|---|---|---|---|\n")
+		fmt.Sprintf("Each row is one yurt-manager running %d rounds, each with a fresh YurtAppSet: median (min–max) of the rounds; reconciles per round.\n\n", rounds))
+	sb.WriteString("| --kube-api-qps | create: Deployments | create: status | template change: Deployments | template change: status | reconciles / round | reconcile errors | RSS after |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		sb.WriteString(r + "\n")
 	}
-	sb.WriteString("\nOne reconcile writes all pools (8 writes in flight), so a create or template change is one or two reconciles plus one per Deployment " +
-		"watch event that arrives while the queue is busy (coalesced). 50 writes + ControllerRevision + status at the default QPS of 50 " +
-		"(burst 100) fit in the burst; at higher rates the client-side limiter, not the controller, is the bound.\n")
+	sb.WriteString("\nOne reconcile writes every pool's Deployment (8 writes in flight), so a create or a template change costs a few " +
+		"reconciles (the first, then coalesced Deployment watch events and the status echo), not one per pool. The client rate limiter " +
+		"is the bound: with the default --kube-api-qps=50 (burst 100) a first round fits in the burst (the minimum), while back-to-back " +
+		"rounds have used it up and run at about 50 writes/s, i.e. about 1 s for 50 Deployments; at 500 QPS the controller converges " +
+		"in well under a second either way.\n")
 	if err := os.WriteFile(filepath.Join(out, "appset.md"), []byte(sb.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
