@@ -232,15 +232,24 @@ func Render(owner Owner, tmpl Template, pool, revisionHash string, tweaks []apps
 	meta.Labels = merged(meta.Labels, ourLabels)
 
 	r := &Rendered{Pool: pool, Kind: tmpl.Kind()}
+	var selector **metav1.LabelSelector
+	var podMeta *metav1.ObjectMeta
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		r.Deployment = o
-		podSpecSelector = &o.Spec.Template.Spec.NodeSelector
+		podSpecSelector, selector, podMeta = &o.Spec.Template.Spec.NodeSelector, &o.Spec.Selector, &o.Spec.Template.ObjectMeta
 	case *appsv1.StatefulSet:
 		r.StatefulSet = o
-		podSpecSelector = &o.Spec.Template.Spec.NodeSelector
+		podSpecSelector, selector, podMeta = &o.Spec.Template.Spec.NodeSelector, &o.Spec.Selector, &o.Spec.Template.ObjectMeta
 	}
 	*podSpecSelector = merged(*podSpecSelector, map[string]string{apps.NodePoolLabel: pool})
+	// The pool's pods carry the pool label and the workload selects on it, as OpenYurt does,
+	// so the workloads of different pools never select each other's pods.
+	podMeta.Labels = merged(podMeta.Labels, map[string]string{PoolNameLabel: pool})
+	if *selector == nil {
+		*selector = &metav1.LabelSelector{}
+	}
+	(*selector).MatchLabels = merged((*selector).MatchLabels, map[string]string{PoolNameLabel: pool})
 	hash, err := renderedHash(obj)
 	if err != nil {
 		return nil, err

@@ -133,6 +133,12 @@ func TestRender(t *testing.T) {
 			if ns := d.Spec.Template.Spec.NodeSelector; ns[apps.NodePoolLabel] != "pool-a" || ns["disk"] != "ssd" {
 				t.Errorf("node selector %v", ns)
 			}
+			if d.Spec.Selector.MatchLabels[PoolNameLabel] != "pool-a" || d.Spec.Template.Labels[PoolNameLabel] != "pool-a" {
+				t.Errorf("selector %v / pod labels %v must include the pool", d.Spec.Selector, d.Spec.Template.Labels)
+			}
+			if tmpl.Deployment.Spec.Selector.MatchLabels[PoolNameLabel] != "" {
+				t.Errorf("template selector mutated")
+			}
 			if ref := metav1.GetControllerOf(d); ref == nil || ref.UID != "uid-1" || ref.Kind != "YurtAppSet" || ref.APIVersion != "apps.openyurt.io/v1beta1" {
 				t.Errorf("owner %+v", d.OwnerReferences)
 			}

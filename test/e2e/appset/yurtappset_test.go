@@ -114,6 +114,9 @@ func TestYurtAppSet(t *testing.T) {
 		if got := d.Spec.Template.Spec.NodeSelector[apps.NodePoolLabel]; got != pool {
 			t.Errorf("pool %s: nodeSelector %v", pool, d.Spec.Template.Spec.NodeSelector)
 		}
+		if d.Spec.Selector.MatchLabels[workload.PoolNameLabel] != pool || d.Spec.Template.Labels[workload.PoolNameLabel] != pool {
+			t.Errorf("pool %s: selector %v, pod labels %v: both must name the pool", pool, d.Spec.Selector, d.Spec.Template.Labels)
+		}
 		if ref := metav1.GetControllerOf(d); ref == nil || ref.UID != created.UID || ref.Kind != "YurtAppSet" {
 			t.Errorf("pool %s: owner %+v", pool, d.OwnerReferences)
 		}
