@@ -94,9 +94,9 @@ var Checks = []Check{
 	{"update-and-generation", checkUpdateGeneration},
 	{"watch-from-resource-version", checkWatch},
 	{"watch-bookmarks", checkBookmarks},
-	{"patch-merge", patchCheck(types.MergePatchType)},
-	{"patch-json", patchCheck(types.JSONPatchType)},
-	{"patch-strategic-merge", patchCheck(types.StrategicMergePatchType)},
+	{"patch-merge", patchCheck(types.MergePatchType, "merge")},
+	{"patch-json", patchCheck(types.JSONPatchType, "json")},
+	{"patch-strategic-merge", patchCheck(types.StrategicMergePatchType, "smp")},
 	{"server-side-apply", checkApply},
 	{"status-subresource", checkStatus},
 	{"finalizers", checkFinalizers},
@@ -331,9 +331,9 @@ func checkBookmarks(ctx context.Context, e *Env, r Resource) (string, error) {
 	}
 }
 
-func patchCheck(pt types.PatchType) func(context.Context, *Env, Resource) (string, error) {
+func patchCheck(pt types.PatchType, suffix string) func(context.Context, *Env, Resource) (string, error) {
 	return func(ctx context.Context, e *Env, r Resource) (string, error) {
-		created, cleanup, err := e.create(ctx, r, "patch-"+strings.ToLower(strings.Split(string(pt), "/")[1][:5]))
+		created, cleanup, err := e.create(ctx, r, "patch-"+suffix)
 		defer cleanup()
 		if err != nil {
 			return "", err

@@ -19,4 +19,7 @@ type Resource struct {
 	// FieldSelector is a selector on a field beyond metadata that matches Sample's objects,
 	// e.g. spec.type=Edge, or empty.
 	FieldSelector string
+	// Columns are the Table's priority-0 columns, lower case, comma-separated (OpenYurt's
+	// printer columns where it has them).
+	Columns string
 }
