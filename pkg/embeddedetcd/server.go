@@ -15,11 +15,20 @@ type Server struct {
 
 // Start starts a member and waits until it serves clients or ctx ends.
 func Start(ctx context.Context, cfg *embed.Config) (*Server, error) {
+	return StartWait(ctx, cfg, time.Minute)
+}
+
+// StartWait is Start with the wait for readiness bounded by wait instead of a minute; 0 waits
+// as long as ctx lasts (a member of a new multi-member cluster waits for its peers).
+func StartWait(ctx context.Context, cfg *embed.Config, wait time.Duration) (*Server, error) {
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd in %s: %w", cfg.Dir, err)
 	}
-	timeout := time.NewTimer(time.Minute)
+	if wait <= 0 {
+		wait = 1 << 62
+	}
+	timeout := time.NewTimer(wait)
 	defer timeout.Stop()
 	select {
 	case <-e.Server.ReadyNotify():
@@ -29,7 +38,7 @@ func Start(ctx context.Context, cfg *embed.Config) (*Server, error) {
 		return nil, fmt.Errorf("embedded etcd in %s failed while starting: %w", cfg.Dir, err)
 	case <-timeout.C:
 		e.Close()
-		return nil, fmt.Errorf("embedded etcd in %s was not ready after a minute", cfg.Dir)
+		return nil, fmt.Errorf("embedded etcd in %s was not ready after %s", cfg.Dir, wait)
 	case <-ctx.Done():
 		e.Close()
 		return nil, ctx.Err()
