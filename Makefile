@@ -4,7 +4,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 KUBE_BIN := $(BIN)/kube
 OUTPUT := $(CURDIR)/_output
-BINARIES := yurt-apiserver yurtctl yurthub yurt-manager
+BINARIES := yurt-apiserver yurtctl yurthub yurt-manager yurt-coordinator
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X k8s.io/component-base/version.gitVersion=v0.0.0-yurt-$(VERSION)
 CROSS_PLATFORMS := linux/amd64 linux/arm64 linux/arm

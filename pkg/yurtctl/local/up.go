@@ -145,6 +145,20 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 	}
 	o.printNextSteps(stack, kubeconfig)
 	o.printControllers()
+	// A coordinator for the demo pool, with mutual TLS (skipped when the binary is not built).
+	if _, statErr := os.Stat(filepath.Join(o.BinDir, "yurt-coordinator")); statErr == nil {
+		coord, err := stack.StartCoordinator(ctx, "pool-a")
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		fmt.Fprintf(o.Out, "yurt-coordinator (pool-a, mTLS): %s  health %s\n  --coordinator-endpoints=%s --coordinator-ca-file=%s --coordinator-cert-file=%s --coordinator-key-file=%s\n\n",
+			coord.Endpoints[0], coord.HealthURL, coord.Endpoints[0], coord.CAFile, coord.ClientCertFile, coord.ClientKeyFile)
+	} else {
+		logger.Info("Not starting a yurt-coordinator: binary not built (make build)", "path", filepath.Join(o.BinDir, "yurt-coordinator"))
+	}
 
 	select {
 	case <-ctx.Done():
