@@ -5,6 +5,7 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -370,6 +371,28 @@ func TestRefusals(t *testing.T) {
 		t.Fatal("a client with another CA's certificate was served")
 	} else {
 		t.Logf("other CA: %v", err)
+	}
+	// What a client sees at the TLS level: the member names the missing or unknown certificate.
+	for _, tc := range []struct{ name, cert, key, want string }{
+		{"no certificate", "", "", "certificate required"},
+		{"other CA", oc, ok, "unknown certificate authority"},
+	} {
+		info := transport.TLSInfo{TrustedCAFile: p.caFile(), CertFile: tc.cert, KeyFile: tc.key}
+		cfg, err := info.ClientConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(ep[0], "https://"), cfg)
+		if err == nil {
+			_, _ = conn.Write([]byte("PRI * HTTP/2.0\r\n\r\n"))
+			_, err = conn.Read(make([]byte, 1))
+			conn.Close()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: TLS error = %v, want one containing %q", tc.name, err, tc.want)
+		} else {
+			t.Logf("%s refused: %v", tc.name, err)
+		}
 	}
 	// The member's own log names the TLS failure.
 	b, _ := os.ReadFile(ms[0].log)
