@@ -507,3 +507,45 @@ func TestQuotaAlarmAndRecovery(t *testing.T) {
 		t.Fatalf("committed data after automatic recovery: %v %v", r, err)
 	}
 }
+
+// TestPeriodicDefrag: once compaction leaves most of the file free, the member defragments
+// on its own and the file shrinks.
+func TestPeriodicDefrag(t *testing.T) {
+	ms := newMembers(t, 1, nil, "--defrag-interval=1s", "--defrag-min-free-bytes=1048576", "--defrag-free-ratio=0.5",
+		"--auto-compaction-mode=revision", "--auto-compaction-retention=1000000")
+	m := ms[0]
+	m.start(t)
+	m.waitReady(t, 60*time.Second)
+	cli := client(t, []string{m.client}, "", "", "")
+	ctx := context.Background()
+	val := strings.Repeat("y", 64<<10)
+	var rev int64
+	for i := 0; i < 100; i++ {
+		r, err := cli.Put(ctx, fmt.Sprintf("/churn/%d", i%3), val)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev = r.Header.Revision
+	}
+	if _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if l := metric(t, m, `yurt_coordinator_defrag_total{result="ok"}`); l != "" && !strings.HasSuffix(l, " 0") {
+			t.Logf("%s; %s", l, metric(t, m, "yurt_coordinator_db_size_bytes"))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no defragmentation within 30s: %s %s %s", metric(t, m, "yurt_coordinator_defrag_total"),
+				metric(t, m, "yurt_coordinator_db_size_bytes"), metric(t, m, "yurt_coordinator_db_size_in_use_bytes"))
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for i := 0; i < 3; i++ {
+		r, err := cli.Get(ctx, fmt.Sprintf("/churn/%d", i))
+		if err != nil || len(r.Kvs) != 1 || len(r.Kvs[0].Value) != len(val) {
+			t.Fatalf("key %d after defrag: %v %v", i, r, err)
+		}
+	}
+}
