@@ -24,6 +24,8 @@ type Metrics struct {
 	WatchesEnded *prometheus.CounterVec
 	// ForeignResourceVersions counts watches refused with 410 because their resourceVersion came from another source.
 	ForeignResourceVersions prometheus.Counter
+	// PoolLeader is 1 while this hub leads its pool.
+	PoolLeader prometheus.Gauge
 }
 
 // New returns the metrics, registered in a new registry with the Go and process collectors.
@@ -54,9 +56,13 @@ func New() *Metrics {
 			Name: "yurthub_foreign_resource_version_total",
 			Help: "Watches answered 410 Gone because their resourceVersion came from another source.",
 		}),
+		PoolLeader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "yurthub_pool_leader",
+			Help: "1 while this hub is its pool's leader (elected through the coordinator).",
+		}),
 	}
 	m.Registry.MustRegister(m.Requests, m.CloudHealthy, m.CorruptEntries, m.CacheWrites, m.WatchesEnded,
-		m.ForeignResourceVersions, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.ForeignResourceVersions, m.PoolLeader, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

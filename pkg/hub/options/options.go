@@ -13,11 +13,14 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/yurt-edge/yurt/pkg/coordinator"
+	"github.com/yurt-edge/yurt/pkg/coordinator/election"
 	"github.com/yurt-edge/yurt/pkg/hub/healthcheck"
 )
 
@@ -53,11 +56,21 @@ type Options struct {
 	HeartbeatMaxBackoff         time.Duration
 	MaxWatchTimeout             time.Duration
 
-	CoordinatorEndpoints         []string
-	CoordinatorCAFile            string
-	CoordinatorClientCertificate string
-	CoordinatorClientKey         string
+	// Coordinator is how to reach the pool's yurt-coordinator (off without endpoints). Its
+	// Pool and Identity are filled from --nodepool and --node-name by Complete.
+	Coordinator *coordinator.Options
+	// ElectionTTL is the pool-leader election session TTL: how long a crashed leader goes unnoticed.
+	ElectionTTL time.Duration
+	// PoolScopeResources are the resources (group/version/resource; core group as "v1/services")
+	// the pool leader syncs into the coordinator and every hub serves from it.
+	PoolScopeResources []string
+	// PoolSyncMaxAge is how old the leader's sync marker may be before hubs stop trusting the
+	// coordinator's copy and go to the cloud.
+	PoolSyncMaxAge time.Duration
 }
+
+// DefaultPoolScopeResources are the pool-scoped resources unless --pool-scope-resources says otherwise.
+var DefaultPoolScopeResources = []string{"v1/services", "discovery.k8s.io/v1/endpointslices"}
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
@@ -73,6 +86,10 @@ func NewOptions() *Options {
 		HeartbeatUnhealthyThreshold: 3,
 		HeartbeatMaxBackoff:         40 * time.Second,
 		MaxWatchTimeout:             30 * time.Minute,
+		Coordinator:                 coordinator.NewOptions(),
+		ElectionTTL:                 election.DefaultTTL,
+		PoolScopeResources:          append([]string(nil), DefaultPoolScopeResources...),
+		PoolSyncMaxAge:              30 * time.Second,
 	}
 }
 
@@ -98,10 +115,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.HeartbeatUnhealthyThreshold, "heartbeat-failed-retry", o.HeartbeatUnhealthyThreshold, "Consecutive failed probes that make a healthy server unhealthy.")
 	fs.DurationVar(&o.HeartbeatMaxBackoff, "heartbeat-max-backoff", o.HeartbeatMaxBackoff, "Longest interval between probes of a server that keeps failing.")
 	fs.DurationVar(&o.MaxWatchTimeout, "max-watch-timeout", o.MaxWatchTimeout, "Longest a watch served from the cache is held open.")
-	fs.StringSliceVar(&o.CoordinatorEndpoints, "coordinator-endpoints", o.CoordinatorEndpoints, "The pool coordinator's etcd client URLs (https; http only on loopback).")
-	fs.StringVar(&o.CoordinatorCAFile, "coordinator-ca-file", o.CoordinatorCAFile, "The pool CA (PEM) that signed the coordinator's serving certificates.")
-	fs.StringVar(&o.CoordinatorClientCertificate, "coordinator-client-certificate", o.CoordinatorClientCertificate, "The hub's client certificate (PEM) for the coordinator.")
-	fs.StringVar(&o.CoordinatorClientKey, "coordinator-client-key", o.CoordinatorClientKey, "The key of --coordinator-client-certificate (PEM).")
+	o.Coordinator.AddFlags(fs)
+	fs.DurationVar(&o.ElectionTTL, "coordinator-election-ttl", o.ElectionTTL, "Session TTL of the pool-leader election: a crashed leader is replaced within it.")
+	fs.StringSliceVar(&o.PoolScopeResources, "pool-scope-resources", o.PoolScopeResources, "Resources (group/version/resource, core as v1/<resource>) the pool leader syncs into the coordinator and hubs serve from it.")
+	fs.DurationVar(&o.PoolSyncMaxAge, "pool-sync-max-age", o.PoolSyncMaxAge, "How old the leader's sync marker may be before hubs read pool-scoped resources from the cloud instead of the coordinator.")
 }
 
 // Complete fills derived values: the server from the kubeconfig, absolute paths.
@@ -127,6 +144,9 @@ func (o *Options) Complete() error {
 			}
 			*p = abs
 		}
+	}
+	if o.Coordinator != nil {
+		o.Coordinator.Pool, o.Coordinator.Identity = o.NodePool, o.NodeName
 	}
 	return nil
 }
@@ -232,44 +252,78 @@ func (o *Options) Validate() []error {
 }
 
 func (o *Options) validateCoordinator() []error {
-	var errs []error
-	if len(o.CoordinatorEndpoints) == 0 {
-		if o.CoordinatorCAFile != "" || o.CoordinatorClientCertificate != "" || o.CoordinatorClientKey != "" {
-			errs = append(errs, errors.New("--coordinator-ca-file/--coordinator-client-certificate/--coordinator-client-key need --coordinator-endpoints"))
+	c := o.Coordinator
+	if c == nil || !c.Enabled() {
+		if c != nil && (c.CAFile != "" || c.CertFile != "" || c.KeyFile != "") {
+			return []error{errors.New("--coordinator-ca-file/--coordinator-cert-file/--coordinator-key-file need --coordinator-endpoints")}
 		}
-		return errs
+		return nil
 	}
-	needTLS := false
-	for _, e := range o.CoordinatorEndpoints {
-		u, err := url.Parse(e)
-		if err != nil || u.Host == "" {
-			errs = append(errs, fmt.Errorf("--coordinator-endpoints: %q is not a URL", e))
+	var errs []error
+	if o.NodePool == "" {
+		errs = append(errs, errors.New("--nodepool is required with --coordinator-endpoints"))
+	}
+	lib := *c
+	lib.Pool, lib.Identity = o.NodePool, o.NodeName
+	for _, err := range lib.Validate() {
+		// The library names its flags without dashes; pool and identity come from --nodepool
+		// and --node-name, which are checked on their own.
+		msg := err.Error()
+		if strings.HasPrefix(msg, "coordinator pool") || strings.HasPrefix(msg, "coordinator identity") {
 			continue
 		}
-		switch u.Scheme {
-		case "https":
-			needTLS = true
-		case "http":
-			if !isLoopbackHost(u.Hostname()) {
-				errs = append(errs, fmt.Errorf("--coordinator-endpoints: %q: plain http is only allowed on loopback; use https with the pool CA", e))
-			}
-		default:
-			errs = append(errs, fmt.Errorf("--coordinator-endpoints: %q must be http or https", e))
+		errs = append(errs, errors.New("--"+msg))
+	}
+	for _, e := range c.Endpoints {
+		if strings.HasPrefix(e, "https://") && c.CertFile == "" {
+			errs = append(errs, errors.New("--coordinator-cert-file is required for https coordinator endpoints: the coordinator only accepts hubs with a certificate from the pool CA"))
+			break
 		}
 	}
-	if needTLS {
-		for flag, path := range map[string]string{
-			"--coordinator-ca-file": o.CoordinatorCAFile, "--coordinator-client-certificate": o.CoordinatorClientCertificate,
-			"--coordinator-client-key": o.CoordinatorClientKey,
-		} {
-			if path == "" {
-				errs = append(errs, fmt.Errorf("%s is required for https coordinator endpoints", flag))
-			} else {
-				errs = append(errs, checkFile(flag, path)...)
-			}
+	errs = append(errs, checkFile("--coordinator-ca-file", c.CAFile)...)
+	errs = append(errs, checkFile("--coordinator-cert-file", c.CertFile)...)
+	errs = append(errs, checkFile("--coordinator-key-file", c.KeyFile)...)
+	if o.ElectionTTL < 2*time.Second {
+		errs = append(errs, fmt.Errorf("--coordinator-election-ttl must be at least 2s, got %s", o.ElectionTTL))
+	}
+	if o.PoolSyncMaxAge <= 0 {
+		errs = append(errs, fmt.Errorf("--pool-sync-max-age must be positive, got %s", o.PoolSyncMaxAge))
+	}
+	for _, r := range o.PoolScopeResources {
+		if _, err := ParseGroupVersionResource(r); err != nil {
+			errs = append(errs, fmt.Errorf("--pool-scope-resources: %w", err))
 		}
 	}
 	return errs
+}
+
+// ParseGroupVersionResource parses "group/version/resource", or "version/resource" for the core group.
+func ParseGroupVersionResource(s string) (schema.GroupVersionResource, error) {
+	parts := strings.Split(strings.TrimSpace(s), "/")
+	var gvr schema.GroupVersionResource
+	switch len(parts) {
+	case 2:
+		gvr = schema.GroupVersionResource{Version: parts[0], Resource: parts[1]}
+	case 3:
+		gvr = schema.GroupVersionResource{Group: parts[0], Version: parts[1], Resource: parts[2]}
+	default:
+		return gvr, fmt.Errorf("%q is not group/version/resource (or v1/resource for the core group)", s)
+	}
+	if gvr.Version == "" || gvr.Resource == "" || len(parts) == 3 && gvr.Group == "" {
+		return gvr, fmt.Errorf("%q is not group/version/resource (or v1/resource for the core group)", s)
+	}
+	return gvr, nil
+}
+
+// PoolScopeGVRs returns --pool-scope-resources parsed; call after Validate.
+func (o *Options) PoolScopeGVRs() []schema.GroupVersionResource {
+	out := make([]schema.GroupVersionResource, 0, len(o.PoolScopeResources))
+	for _, r := range o.PoolScopeResources {
+		if gvr, err := ParseGroupVersionResource(r); err == nil {
+			out = append(out, gvr)
+		}
+	}
+	return out
 }
 
 func checkFile(flag, path string) []error {

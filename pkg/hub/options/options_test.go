@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -20,7 +21,7 @@ func TestValidate(t *testing.T) {
 	valid := func() *Options {
 		o := NewOptions()
 		o.ServerAddr = []string{"https://10.0.0.1:6443"}
-		o.NodeName = "edge-1"
+		o.NodeName, o.NodePool = "edge-1", "pool-a"
 		o.ClientCertificate, o.ClientKey, o.CertificateAuthority = crt, key, ca
 		o.CacheDir = dir
 		return o
@@ -61,15 +62,28 @@ func TestValidate(t *testing.T) {
 		{"zero interval", func(o *Options) { o.HeartbeatInterval = 0 }, []string{"--heartbeat-interval must be positive"}},
 		{"threshold 0", func(o *Options) { o.HeartbeatHealthyThreshold = 0 }, []string{"--heartbeat-healthy-threshold"}},
 		{"backoff below interval", func(o *Options) { o.HeartbeatMaxBackoff = 1 }, []string{"--heartbeat-max-backoff"}},
-		{"coordinator https needs certs", func(o *Options) { o.CoordinatorEndpoints = []string{"https://10.0.0.5:2379"} },
-			[]string{"--coordinator-ca-file is required", "--coordinator-client-certificate is required", "--coordinator-client-key is required"}},
+		{"coordinator https needs certs", func(o *Options) { o.Coordinator.Endpoints = []string{"https://10.0.0.5:2379"} },
+			[]string{"--coordinator-ca-file is required", "--coordinator-cert-file is required"}},
 		{"coordinator https with certs", func(o *Options) {
-			o.CoordinatorEndpoints = []string{"https://10.0.0.5:2379"}
-			o.CoordinatorCAFile, o.CoordinatorClientCertificate, o.CoordinatorClientKey = ca, crt, key
+			o.Coordinator.Endpoints = []string{"https://10.0.0.5:2379"}
+			o.Coordinator.CAFile, o.Coordinator.CertFile, o.Coordinator.KeyFile = ca, crt, key
 		}, nil},
-		{"coordinator http loopback", func(o *Options) { o.CoordinatorEndpoints = []string{"http://127.0.0.1:2379"} }, nil},
-		{"coordinator http remote", func(o *Options) { o.CoordinatorEndpoints = []string{"http://10.0.0.5:2379"} }, []string{"plain http is only allowed on loopback"}},
-		{"coordinator certs without endpoints", func(o *Options) { o.CoordinatorCAFile = ca }, []string{"need --coordinator-endpoints"}},
+		{"coordinator cert file missing", func(o *Options) {
+			o.Coordinator.Endpoints = []string{"https://10.0.0.5:2379"}
+			o.Coordinator.CAFile, o.Coordinator.CertFile, o.Coordinator.KeyFile = ca, crt+".missing", key
+		}, []string{"--coordinator-cert-file: stat"}},
+		{"coordinator http loopback", func(o *Options) { o.Coordinator.Endpoints = []string{"http://127.0.0.1:2379"} }, nil},
+		{"coordinator http remote", func(o *Options) { o.Coordinator.Endpoints = []string{"http://10.0.0.5:2379"} }, []string{"--coordinator-endpoints", "plain http to a non-loopback host"}},
+		{"coordinator certs without endpoints", func(o *Options) { o.Coordinator.CAFile = ca }, []string{"need --coordinator-endpoints"}},
+		{"coordinator without pool", func(o *Options) {
+			o.Coordinator.Endpoints, o.NodePool = []string{"http://127.0.0.1:2379"}, ""
+		}, []string{"--nodepool is required with --coordinator-endpoints"}},
+		{"short election ttl", func(o *Options) {
+			o.Coordinator.Endpoints, o.ElectionTTL = []string{"http://127.0.0.1:2379"}, time.Second
+		}, []string{"--coordinator-election-ttl must be at least 2s"}},
+		{"bad pool scope resource", func(o *Options) {
+			o.Coordinator.Endpoints, o.PoolScopeResources = []string{"http://127.0.0.1:2379"}, []string{"services"}
+		}, []string{"--pool-scope-resources: \"services\" is not group/version/resource"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := valid()

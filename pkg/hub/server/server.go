@@ -16,9 +16,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
+	"github.com/yurt-edge/yurt/pkg/coordinator"
+	"github.com/yurt-edge/yurt/pkg/coordinator/election"
 	"github.com/yurt-edge/yurt/pkg/hub/cache"
 	"github.com/yurt-edge/yurt/pkg/hub/certificate"
 	"github.com/yurt-edge/yurt/pkg/hub/healthcheck"
+	"github.com/yurt-edge/yurt/pkg/hub/leader"
 	"github.com/yurt-edge/yurt/pkg/hub/metrics"
 	"github.com/yurt-edge/yurt/pkg/hub/options"
 	"github.com/yurt-edge/yurt/pkg/hub/proxy"
@@ -90,7 +93,32 @@ func (c *Config) Run(ctx context.Context) error {
 			return cacheSrc
 		},
 	}
+	// The pool's coordinator (optional): leader election among the pool's hubs; the leader's
+	// tasks are added to leaders before it runs.
+	var coord *coordinator.Client
+	var leaders *leader.Runner
+	if o.Coordinator.Enabled() {
+		coord, err = coordinator.New(o.Coordinator, coordinator.NewMetrics(m.Registry))
+		if err != nil {
+			return fmt.Errorf("connecting to the pool coordinator: %w", err)
+		}
+		defer coord.Close()
+		leaders = &leader.Runner{
+			Elector:  election.New(coord, o.ElectionTTL),
+			Eligible: checker.Healthy,
+			OnLeading: func(leading bool) {
+				if leading {
+					m.PoolLeader.Set(1)
+				} else {
+					m.PoolLeader.Set(0)
+				}
+			},
+		}
+	}
 	checker.OnChange(func(healthy bool) {
+		if leaders != nil {
+			leaders.EligibilityChanged()
+		}
 		if healthy {
 			m.CloudHealthy.Set(1)
 			handler.SourceChanged(cacheSrc.Name())
@@ -149,6 +177,10 @@ func (c *Config) Run(ctx context.Context) error {
 	errCh := make(chan error, len(servers2))
 	wg.Add(1)
 	go func() { defer wg.Done(); checker.Run(ctx) }()
+	if leaders != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); leaders.Run(klog.NewContext(ctx, logger.WithName("leader"))) }()
+	}
 	for i, srv := range servers2 {
 		wg.Add(1)
 		go func() {
