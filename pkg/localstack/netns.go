@@ -95,6 +95,20 @@ func (n *NetNS) Heal(ctx context.Context) error {
 	return err
 }
 
+// CutPort drops, inside the namespace, TCP packets to one port of the host end: the node
+// loses that service (the cloud's forwarder, say) and keeps the others (its pool's
+// coordinator). HealPort undoes it.
+func (n *NetNS) CutPort(ctx context.Context, port string) error {
+	_, err := n.Run(ctx, "iptables", "-w", "-I", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", port, "-j", "DROP")
+	return err
+}
+
+// HealPort removes the rule CutPort added.
+func (n *NetNS) HealPort(ctx context.Context, port string) error {
+	_, err := n.Run(ctx, "iptables", "-w", "-D", "OUTPUT", "-d", n.HostIP, "-p", "tcp", "--dport", port, "-j", "DROP")
+	return err
+}
+
 // Delete removes the namespace and the host end of the veth (deleting either end deletes both).
 func (n *NetNS) Delete(ctx context.Context) error {
 	var errs []error

@@ -73,9 +73,9 @@ func TestBootstrapToken(t *testing.T) {
 		}
 	}
 
-	n := newNode(t, "edge-bootstrap")
-	certDir := filepath.Join(n.dir, "pki")
-	n.startHubWith("--bootstrap-token="+id+"."+secret, "--cert-dir="+certDir)
+	n := framework.NewEdgeNode(t, "edge-bootstrap", framework.EdgeNodeOptions{})
+	certDir := filepath.Join(n.Dir, "pki")
+	n.StartHubWith("--bootstrap-token="+id+"."+secret, "--cert-dir="+certDir)
 
 	data, err := os.ReadFile(filepath.Join(certDir, "yurthub-client.crt"))
 	if err != nil {
@@ -93,12 +93,12 @@ func TestBootstrapToken(t *testing.T) {
 		t.Fatalf("certificate subject %v", cert.Subject)
 	}
 	// The hub acts as the node: it can read the node's own Node object through the proxy.
-	if _, err := n.hubClient("kubelet/e2e", true).CoreV1().Nodes().Get(ctx, "edge-bootstrap", metav1.GetOptions{}); err != nil {
+	if _, err := n.HubClient("kubelet/e2e", true).CoreV1().Nodes().Get(ctx, "edge-bootstrap", metav1.GetOptions{}); err != nil {
 		t.Fatalf("get of the node through the bootstrapped hub: %v", err)
 	}
 	// A restart reuses the certificate instead of asking again.
-	n.stopHub()
-	n.startHubWith("--bootstrap-token="+id+"."+secret, "--cert-dir="+certDir)
+	n.StopHub()
+	n.StartHubWith("--bootstrap-token="+id+"."+secret, "--cert-dir="+certDir)
 	again, err := os.ReadFile(filepath.Join(certDir, "yurthub-client.crt"))
 	if err != nil || string(again) != string(data) {
 		t.Fatalf("the certificate changed across a restart (%v)", err)

@@ -27,12 +27,12 @@ import (
 var nodePoolGVR = schema.GroupVersionResource{Group: "apps.openyurt.io", Version: "v1beta2", Resource: "nodepools"}
 
 // rawGet fetches a path through the hub's proxy as userAgent, accepting accept.
-func rawGet(t *testing.T, n *node, path, userAgent, accept string) (*http.Response, []byte) {
+func rawGet(t *testing.T, n *framework.EdgeNode, path, userAgent, accept string) (*http.Response, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:10261"+path, nil)
 	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", accept)
-	resp, err := n.httpClient().Do(req)
+	resp, err := n.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,19 +75,19 @@ func TestClientsThroughHub(t *testing.T) {
 	})
 	grantNodePoolRead(t)
 
-	n := newNode(t, "edge-clients")
+	n := framework.NewEdgeNode(t, "edge-clients", framework.EdgeNodeOptions{})
 	// This hub takes the node's credentials from a kubeconfig (the other input form).
-	creds := filepath.Join(n.dir, "node.kubeconfig")
-	if err := localstack.WriteKubeconfig(creds, n.cloudURL(), framework.Stack(t).PKI.CA.CertPEM, "system:node:edge-clients", mustRead(t, filepath.Join(n.dir, "node.crt")), mustRead(t, filepath.Join(n.dir, "node.key"))); err != nil {
+	creds := filepath.Join(n.Dir, "node.kubeconfig")
+	if err := localstack.WriteKubeconfig(creds, n.CloudURL(), framework.Stack(t).PKI.CA.CertPEM, "system:node:edge-clients", mustRead(t, filepath.Join(n.Dir, "node.crt")), mustRead(t, filepath.Join(n.Dir, "node.key"))); err != nil {
 		t.Fatal(err)
 	}
-	n.startHubWith("--kubeconfig=" + creds)
+	n.StartHubWith("--kubeconfig=" + creds)
 
 	// kubectl through the hub, JSON.
 	kubectl := func(args ...string) string {
 		t.Helper()
-		full := append([]string{"--kubeconfig=" + n.hubKubeconfig(), "--cache-dir=" + filepath.Join(n.dir, "kubectl-cache")}, args...)
-		out, err := n.ns.Run(ctx, "kubectl", full...)
+		full := append([]string{"--kubeconfig=" + n.HubKubeconfig(), "--cache-dir=" + filepath.Join(n.Dir, "kubectl-cache")}, args...)
+		out, err := n.NS.Run(ctx, "kubectl", full...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +101,7 @@ func TestClientsThroughHub(t *testing.T) {
 	// A streaming watch through the hub: an object created after the watch started arrives.
 	watchCtx, cancelWatch := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelWatch()
-	cmd := n.ns.Command(watchCtx, "kubectl", "--kubeconfig="+n.hubKubeconfig(), "--cache-dir="+filepath.Join(n.dir, "kubectl-cache"),
+	cmd := n.NS.Command(watchCtx, "kubectl", "--kubeconfig="+n.HubKubeconfig(), "--cache-dir="+filepath.Join(n.Dir, "kubectl-cache"),
 		"get", "services", "-n", ns, "--watch-only", "-o", "name")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -138,7 +138,7 @@ func TestClientsThroughHub(t *testing.T) {
 	_ = cmd.Wait()
 
 	// client-go with protobuf, as kube-proxy (a cached agent).
-	kp := n.hubClient("kube-proxy/e2e", true)
+	kp := n.HubClient("kube-proxy/e2e", true)
 	list, err := kp.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestClientsThroughHub(t *testing.T) {
 	if _, err := kp.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	kubelet, err := dynamic.NewForConfig(n.hubConfig("kubelet/e2e", false))
+	kubelet, err := dynamic.NewForConfig(n.HubConfig("kubelet/e2e", false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,13 +162,13 @@ func TestClientsThroughHub(t *testing.T) {
 	}
 
 	// Offline.
-	if err := n.ns.Cut(ctx); err != nil {
+	if err := n.NS.Cut(ctx); err != nil {
 		t.Fatal(err)
 	}
 	healed := false
 	t.Cleanup(func() {
 		if !healed {
-			_ = n.ns.Heal(context.Background())
+			_ = n.NS.Heal(context.Background())
 		}
 	})
 	waitCloudHealthy(t, n, false)
@@ -227,7 +227,7 @@ func TestClientsThroughHub(t *testing.T) {
 	case <-time.After(3 * time.Second):
 	}
 	// …and ends when the cloud is back; continuing from that resourceVersion gets 410 Gone.
-	if err := n.ns.Heal(ctx); err != nil {
+	if err := n.NS.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
 	healed = true

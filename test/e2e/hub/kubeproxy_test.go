@@ -75,16 +75,16 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	createService(t, ns, "svc-a", "10.244.1.10")
 	createService(t, ns, "svc-b", "10.244.1.11")
 
-	n := newNode(t, "edge-offline")
-	n.startHub()
-	n.startKubeProxy(true)
+	n := framework.NewEdgeNode(t, "edge-offline", framework.EdgeNodeOptions{})
+	n.StartHub()
+	n.StartKubeProxy(true)
 	ctx := context.Background()
 
-	n.waitRules(60*time.Second, "svc-a and svc-b endpoints", func(r string) bool {
+	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints", func(r string) bool {
 		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11")) && strings.Contains(r, ns+"/svc-a:http")
 	})
 	// The cache holds what kube-proxy received, under its own component.
-	cached, err := n.hubGet("/metrics")
+	cached, err := n.HubGet("/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,13 +93,13 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	}
 
 	// Cut the node off from the cloud.
-	if err := n.ns.Cut(ctx); err != nil {
+	if err := n.NS.Cut(ctx); err != nil {
 		t.Fatal(err)
 	}
 	healed := false
 	t.Cleanup(func() {
 		if !healed {
-			_ = n.ns.Heal(context.Background())
+			_ = n.NS.Heal(context.Background())
 		}
 	})
 	waitCloudHealthy(t, n, false)
@@ -110,37 +110,37 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 
 	// kube-proxy keeps its rules.
 	time.Sleep(3 * time.Second)
-	rules := n.iptablesSave()
+	rules := n.IPTablesSave()
 	if !strings.Contains(rules, dnat("10.244.1.10")) || !strings.Contains(rules, dnat("10.244.1.11")) {
 		t.Fatalf("kube-proxy lost rules while offline:\n%s", rules)
 	}
 
 	// A restarted kube-proxy (rules wiped first) gets the full data from the hub's cache.
-	n.stopKubeProxy()
-	n.startKubeProxy(true)
-	n.waitRules(60*time.Second, "svc-a and svc-b endpoints from the cache", func(r string) bool {
+	n.StopKubeProxy()
+	n.StartKubeProxy(true)
+	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints from the cache", func(r string) bool {
 		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11"))
 	})
 
 	// A hub restarted while offline serves from disk.
-	n.stopKubeProxy()
-	n.stopHub()
-	n.startHub()
+	n.StopKubeProxy()
+	n.StopHub()
+	n.StartHub()
 	waitCloudHealthy(t, n, false)
-	n.startKubeProxy(true)
-	n.waitRules(60*time.Second, "svc-a and svc-b endpoints from the restarted hub's disk", func(r string) bool {
+	n.StartKubeProxy(true)
+	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints from the restarted hub's disk", func(r string) bool {
 		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11"))
 	})
-	if strings.Contains(n.iptablesSave(), dnat("10.244.1.12")) {
+	if strings.Contains(n.IPTablesSave(), dnat("10.244.1.12")) {
 		t.Fatal("svc-c, created while offline, showed up before the link healed")
 	}
-	t.Logf("yurthub RSS with kube-proxy's data cached: %s", rss(n.hub.Pid()))
+	t.Logf("yurthub RSS with kube-proxy's data cached: %s", rss(n.Hub.Pid()))
 
 	// A corrupt cache file (one flipped byte in svc-b's EndpointSlice) is detected when the
 	// hub reads it: dropped, logged, counted, never served; the rest is still served.
-	n.stopKubeProxy()
-	n.stopHub()
-	slicePath := filepath.Join(n.dir, "cache", "kube-proxy", "endpointslices.v1.discovery.k8s.io", ns, "svc-b-1")
+	n.StopKubeProxy()
+	n.StopHub()
+	slicePath := filepath.Join(n.Dir, "cache", "kube-proxy", "endpointslices.v1.discovery.k8s.io", ns, "svc-b-1")
 	data, err := os.ReadFile(slicePath)
 	if err != nil {
 		t.Fatalf("the hub's cache lacks svc-b's EndpointSlice: %v", err)
@@ -149,32 +149,32 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	if err := os.WriteFile(slicePath, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n.startHub()
+	n.StartHub()
 	waitCloudHealthy(t, n, false)
-	n.startKubeProxy(true)
-	n.waitRules(60*time.Second, "svc-a's endpoint without the corrupt svc-b slice", func(r string) bool {
+	n.StartKubeProxy(true)
+	n.WaitRules(60*time.Second, "svc-a's endpoint without the corrupt svc-b slice", func(r string) bool {
 		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, "hub-offline/svc-b:http") && !strings.Contains(r, dnat("10.244.1.11"))
 	})
-	if m, err := n.hubGet("/metrics"); err != nil || !strings.Contains(m, "yurthub_cache_corrupt_entries_total 1") {
+	if m, err := n.HubGet("/metrics"); err != nil || !strings.Contains(m, "yurthub_cache_corrupt_entries_total 1") {
 		t.Fatalf("corrupt entry not counted (%v):\n%s", err, grepLines(m, "yurthub_cache"))
 	}
 	if _, err := os.Stat(slicePath); !os.IsNotExist(err) {
 		t.Fatalf("the corrupt cache file is still there: %v", err)
 	}
-	if !strings.Contains(localstack.TailFile(n.logFile("yurthub"), 400), "Dropping a corrupt cache entry") {
+	if !strings.Contains(localstack.TailFile(n.LogFile("yurthub"), 400), "Dropping a corrupt cache entry") {
 		t.Fatal("the hub did not log the corrupt entry")
 	}
 
 	// Reconnect: what changed meanwhile arrives (svc-c added, svc-b removed) without restarts.
-	if err := n.ns.Heal(ctx); err != nil {
+	if err := n.NS.Heal(ctx); err != nil {
 		t.Fatal(err)
 	}
 	healed = true
 	waitCloudHealthy(t, n, true)
-	n.waitRules(60*time.Second, "svc-c added and svc-b removed after reconnecting", func(r string) bool {
+	n.WaitRules(60*time.Second, "svc-c added and svc-b removed after reconnecting", func(r string) bool {
 		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.12")) && !strings.Contains(r, dnat("10.244.1.11"))
 	})
-	metrics, err := n.hubGet("/metrics")
+	metrics, err := n.HubGet("/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,14 +187,14 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 }
 
 // waitCloudHealthy waits until the hub's view of the cloud is healthy (or not).
-func waitCloudHealthy(t *testing.T, n *node, healthy bool) {
+func waitCloudHealthy(t *testing.T, n *framework.EdgeNode, healthy bool) {
 	t.Helper()
 	want := "yurthub_cloud_healthy 0"
 	if healthy {
 		want = "yurthub_cloud_healthy 1"
 	}
 	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
-		m, err := n.hubGet("/metrics")
+		m, err := n.HubGet("/metrics")
 		return err == nil && strings.Contains(m, want), err
 	})
 }
