@@ -189,7 +189,9 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return s[rank-1]
 }
 
-func fmtMS(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+func fmtMS(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+}
 
 func filepathRoot(b *testing.B) string {
 	b.Helper()
