@@ -67,6 +67,14 @@ type Options struct {
 	// PoolSyncMaxAge is how old the leader's sync marker may be before hubs stop trusting the
 	// coordinator's copy and go to the cloud.
 	PoolSyncMaxAge time.Duration
+
+	// Heartbeat delegation: the identity the pool leader renews other nodes' Leases in the
+	// cloud with (a client certificate and key, or a kubeconfig's credentials). Not the node's
+	// own: the Node authorizer and NodeRestriction let a node write only its own Lease. Without
+	// it this hub still mirrors its Lease to the coordinator but renews none as leader.
+	LeaseProxyClientCertificate string
+	LeaseProxyClientKey         string
+	LeaseProxyKubeconfig        string
 }
 
 // DefaultPoolScopeResources are the pool-scoped resources unless --pool-scope-resources says otherwise.
@@ -119,6 +127,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.ElectionTTL, "coordinator-election-ttl", o.ElectionTTL, "Session TTL of the pool-leader election: a crashed leader is replaced within it.")
 	fs.StringSliceVar(&o.PoolScopeResources, "pool-scope-resources", o.PoolScopeResources, "Resources (group/version/resource, core as v1/<resource>) the pool leader syncs into the coordinator and hubs serve from it.")
 	fs.DurationVar(&o.PoolSyncMaxAge, "pool-sync-max-age", o.PoolSyncMaxAge, "How old the leader's sync marker may be before hubs read pool-scoped resources from the cloud instead of the coordinator.")
+	o.addLeaseProxyFlags(fs)
 }
 
 // Complete fills derived values: the server from the kubeconfig, absolute paths.
@@ -248,6 +257,7 @@ func (o *Options) Validate() []error {
 		add("--max-watch-timeout must be positive, got %s", o.MaxWatchTimeout)
 	}
 	errs = append(errs, o.validateCoordinator()...)
+	errs = append(errs, o.validateLeaseProxy()...)
 	return errs
 }
 

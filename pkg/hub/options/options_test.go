@@ -84,6 +84,27 @@ func TestValidate(t *testing.T) {
 		{"bad pool scope resource", func(o *Options) {
 			o.Coordinator.Endpoints, o.PoolScopeResources = []string{"http://127.0.0.1:2379"}, []string{"services"}
 		}, []string{"--pool-scope-resources: \"services\" is not group/version/resource"}},
+		{"lease proxy certificate", func(o *Options) {
+			o.Coordinator.Endpoints = []string{"http://127.0.0.1:2379"}
+			o.LeaseProxyClientCertificate, o.LeaseProxyClientKey = crt, key
+		}, nil},
+		{"lease proxy kubeconfig", func(o *Options) {
+			o.Coordinator.Endpoints, o.LeaseProxyKubeconfig = []string{"http://127.0.0.1:2379"}, kc
+		}, nil},
+		{"lease proxy certificate without key", func(o *Options) {
+			o.Coordinator.Endpoints, o.LeaseProxyClientCertificate = []string{"http://127.0.0.1:2379"}, crt
+		}, []string{"--lease-proxy-client-certificate and --lease-proxy-client-key must be given together"}},
+		{"lease proxy both forms", func(o *Options) {
+			o.Coordinator.Endpoints = []string{"http://127.0.0.1:2379"}
+			o.LeaseProxyClientCertificate, o.LeaseProxyClientKey, o.LeaseProxyKubeconfig = crt, key, kc
+		}, []string{"give only one of --lease-proxy-client-certificate"}},
+		{"lease proxy without coordinator", func(o *Options) {
+			o.LeaseProxyClientCertificate, o.LeaseProxyClientKey = crt, key
+		}, []string{"--lease-proxy-* credentials need --coordinator-endpoints"}},
+		{"lease proxy key missing", func(o *Options) {
+			o.Coordinator.Endpoints = []string{"http://127.0.0.1:2379"}
+			o.LeaseProxyClientCertificate, o.LeaseProxyClientKey = crt, key+".missing"
+		}, []string{"--lease-proxy-client-key: stat"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := valid()
@@ -106,6 +127,25 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestLeaseProxyRESTConfig(t *testing.T) {
+	o := NewOptions()
+	o.CertificateAuthority = "/ca.crt"
+	if cfg, err := o.LeaseProxyRESTConfig("https://10.0.0.1:6443"); err != nil || cfg != nil {
+		t.Fatalf("without lease-proxy credentials: %v, %v; want nil, nil", cfg, err)
+	}
+	o.LeaseProxyClientCertificate, o.LeaseProxyClientKey = "/lp.crt", "/lp.key"
+	cfg, err := o.LeaseProxyRESTConfig("https://10.0.0.1:6443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Host != "https://10.0.0.1:6443" || cfg.CertFile != "/lp.crt" || cfg.KeyFile != "/lp.key" || cfg.CAFile != "/ca.crt" {
+		t.Fatalf("lease-proxy config: host %q cert %q key %q ca %q", cfg.Host, cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	}
+	if !o.LeaseProxyEnabled() {
+		t.Fatal("LeaseProxyEnabled is false with a certificate")
 	}
 }
 

@@ -115,6 +115,10 @@ func (c *Config) Run(ctx context.Context) error {
 			},
 		}
 	}
+	hb, err := newHeartbeatDelegation(o, checker, coord, leaders, handler, m.Registry, logger.WithName("heartbeat"))
+	if err != nil {
+		return err
+	}
 	checker.OnChange(func(healthy bool) {
 		if leaders != nil {
 			leaders.EligibilityChanged()
@@ -166,7 +170,7 @@ func (c *Config) Run(ctx context.Context) error {
 	}
 
 	servers2 := []*http.Server{
-		{Handler: handler, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }},
+		{Handler: hb.Handler, ReadHeaderTimeout: 30 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }},
 		{Handler: mux, ReadHeaderTimeout: 30 * time.Second},
 	}
 	listeners := []net.Listener{proxyLn, serverLn}
@@ -177,6 +181,8 @@ func (c *Config) Run(ctx context.Context) error {
 	errCh := make(chan error, len(servers2))
 	wg.Add(1)
 	go func() { defer wg.Done(); checker.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); hb.run(klog.NewContext(ctx, logger.WithName("heartbeat"))) }()
 	if leaders != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); leaders.Run(klog.NewContext(ctx, logger.WithName("leader"))) }()

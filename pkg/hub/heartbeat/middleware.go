@@ -1,0 +1,315 @@
+// Package heartbeat keeps a node heartbeating while its hub cannot reach the cloud.
+//
+// Kubelet renews its Lease kube-node-lease/<node> through the hub every 10s. Middleware sits in
+// front of the hub's proxy and watches those requests:
+//   - while the cloud is reachable it forwards them (stripping openyurt.io/delegate-heartbeat, so
+//     a direct heartbeat always ends a delegation) and mirrors each renewed Lease to the pool's
+//     coordinator with delegated=false;
+//   - while the cloud is unreachable it answers them itself, as OpenYurt's hub does, so kubelet
+//     keeps renewing at its normal pace instead of backing off, and mirrors each renewal with
+//     delegated=true.
+//
+// Renewer is the pool leader's task: it follows the coordinator's delegated Leases and renews
+// those nodes' Leases in the cloud (annotation kept) with its own identity, since neither the
+// Node authorizer nor the NodeRestriction admission plugin lets one node write another's Lease.
+package heartbeat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
+	"github.com/yurt-edge/yurt/pkg/hub/codec"
+)
+
+// leasesPath is the collection of node Leases.
+const leasesPath = "/apis/coordination.k8s.io/v1/namespaces/" + corev1.NamespaceNodeLease + "/leases"
+
+// maxLeaseBody bounds what is read of a Lease request or response; a Lease is well under 1 KiB.
+const maxLeaseBody = 1 << 20
+
+// Middleware handles the node's own Lease requests in front of the proxy (Next).
+type Middleware struct {
+	// NodeName is this hub's node; only its Lease is handled, everything else goes to Next.
+	NodeName string
+	// Healthy reports whether the cloud is reachable now.
+	Healthy func() bool
+	// Ready, if set, is waited for (up to ReadyWait) before the first decision, so that the
+	// first health probe has decided between cloud and local answers.
+	Ready     <-chan struct{}
+	ReadyWait time.Duration
+	// Mirror, if set (a coordinator is configured), receives every renewed Lease.
+	Mirror *Mirror
+	// Next is the proxy.
+	Next    http.Handler
+	Metrics *Metrics
+	Logger  klog.Logger
+
+	mu   sync.Mutex
+	last *coordinationv1.Lease // the node's Lease as last written or read
+}
+
+// ServeHTTP implements http.Handler.
+func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	collection, named := m.match(r)
+	if !collection && !named {
+		m.Next.ServeHTTP(w, r)
+		return
+	}
+	m.waitReady()
+	if m.Healthy() {
+		m.forward(w, r)
+		return
+	}
+	switch {
+	case named && r.Method == http.MethodGet:
+		m.localGet(w, r)
+	case named && r.Method == http.MethodPut, collection && r.Method == http.MethodPost:
+		m.localWrite(w, r)
+	default:
+		m.Next.ServeHTTP(w, r)
+	}
+}
+
+// match tells whether r is a create of a Lease (collection) or a get/update of the node's own
+// Lease (named). Watches and lists, and other nodes' Leases, are not handled.
+func (m *Middleware) match(r *http.Request) (collection, named bool) {
+	if r.URL.Query().Get("watch") != "" {
+		return false, false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, leasesPath)
+	switch {
+	case !ok:
+		return false, false
+	case rest == "" || rest == "/":
+		return r.Method == http.MethodPost, false
+	default:
+		return false, rest == "/"+m.NodeName && (r.Method == http.MethodGet || r.Method == http.MethodPut)
+	}
+}
+
+func (m *Middleware) waitReady() {
+	if m.Ready == nil {
+		return
+	}
+	select {
+	case <-m.Ready:
+		return
+	default:
+	}
+	t := time.NewTimer(m.ReadyWait)
+	defer t.Stop()
+	select {
+	case <-m.Ready:
+	case <-t.C:
+	}
+}
+
+// forward sends the request to the cloud through Next. A write has the delegate annotation
+// removed first: kubelet heartbeating directly is exactly what ends a delegation, and kubelet
+// carries over whatever annotations the Lease it last read had (the leader's included).
+func (m *Middleware) forward(w http.ResponseWriter, r *http.Request) {
+	logger := m.Logger.WithValues("node", m.NodeName, "method", r.Method)
+	var sent *coordinationv1.Lease
+	if r.Method != http.MethodGet {
+		body, err := readBody(r.Body)
+		if err != nil {
+			writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+			return
+		}
+		if l, err := decodeLease(body); err != nil {
+			// Not ours to judge: kube-apiserver answers a malformed body.
+			logger.V(2).Info("Forwarding a Lease write the hub cannot decode", "err", err)
+		} else if l.Name == m.NodeName {
+			sent = l
+			if lease.IsDelegated(l) {
+				l = l.DeepCopy()
+				delete(l.Annotations, lease.DelegateHeartbeatAnnotation)
+				mt := codec.MediaTypeJSON
+				if codec.IsProtobuf(r.Header.Get("Content-Type")) {
+					mt = codec.MediaTypeProtobuf
+				}
+				if b, err := encode(mt, l); err == nil {
+					body, sent = b, l
+					logger.Info("Kubelet heartbeats directly again; removing the delegate annotation from its Lease")
+				} else {
+					logger.Error(err, "Re-encoding the node's Lease without the delegate annotation; forwarding it as sent")
+				}
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	rec := &recorder{ResponseWriter: w}
+	m.Next.ServeHTTP(rec, r)
+	if rec.code/100 != 2 {
+		return
+	}
+	got := sent
+	if l, err := decodeLease(rec.body.Bytes()); err == nil && l.Name == m.NodeName {
+		got = l // carries the cloud's resourceVersion
+	}
+	if got == nil {
+		return
+	}
+	m.remember(got)
+	if r.Method != http.MethodGet && m.Mirror != nil {
+		m.Mirror.Record(got, false)
+	}
+}
+
+// localGet answers a GET of the node's Lease while the cloud is unreachable: the Lease last
+// written or read, else the coordinator's copy, else 404 (kubelet then creates it).
+func (m *Middleware) localGet(w http.ResponseWriter, r *http.Request) {
+	l := m.lastLease()
+	if l == nil && m.Mirror != nil {
+		if got, err := m.Mirror.Get(r.Context(), m.NodeName); err == nil {
+			l = got
+			// The coordinator's copy says delegated; kubelet's own Lease must not.
+			delete(l.Annotations, lease.DelegateHeartbeatAnnotation)
+			m.remember(l)
+		} else if !errors.Is(err, lease.ErrNotFound) {
+			m.Logger.V(2).Info("Reading the node's Lease from the coordinator", "node", m.NodeName, "err", err)
+		}
+	}
+	if l == nil {
+		m.count("get", http.StatusNotFound)
+		writeStatus(w, http.StatusNotFound, metav1.StatusReasonNotFound,
+			fmt.Sprintf("leases.coordination.k8s.io %q not found (the cloud is unreachable and the hub has no copy)", m.NodeName))
+		return
+	}
+	m.writeLease(w, r, http.StatusOK, l)
+	m.count("get", http.StatusOK)
+}
+
+// localWrite accepts kubelet's create or update of its Lease while the cloud is unreachable and
+// hands it to the coordinator as delegated. The Lease is answered as sent: kubelet keeps its
+// resourceVersion, and once the cloud is back a stale one costs it a conflict and a re-read.
+func (m *Middleware) localWrite(w http.ResponseWriter, r *http.Request) {
+	verb, code := "update", http.StatusOK
+	if r.Method == http.MethodPost {
+		verb, code = "create", http.StatusCreated
+	}
+	body, err := readBody(r.Body)
+	if err != nil {
+		m.count(verb, http.StatusBadRequest)
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+		return
+	}
+	l, err := decodeLease(body)
+	if err != nil {
+		m.count(verb, http.StatusBadRequest)
+		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+		return
+	}
+	if l.Name != m.NodeName || (l.Namespace != "" && l.Namespace != corev1.NamespaceNodeLease) {
+		// The hub vouches only for its own node's heartbeat.
+		m.count(verb, http.StatusForbidden)
+		writeStatus(w, http.StatusForbidden, metav1.StatusReasonForbidden,
+			fmt.Sprintf("the hub of node %s answers only that node's Lease %s/%s while the cloud is unreachable, not %s/%s",
+				m.NodeName, corev1.NamespaceNodeLease, m.NodeName, l.Namespace, l.Name))
+		return
+	}
+	l.Namespace = corev1.NamespaceNodeLease
+	delete(l.Annotations, lease.DelegateHeartbeatAnnotation)
+	m.remember(l)
+	if m.Mirror != nil {
+		m.Mirror.Record(l, true)
+	}
+	m.writeLease(w, r, code, l)
+	m.count(verb, code)
+}
+
+func (m *Middleware) writeLease(w http.ResponseWriter, r *http.Request, code int, l *coordinationv1.Lease) {
+	mt := mediaTypeFor(r.Header.Get("Accept"))
+	b, err := encode(mt, l)
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", mt)
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+func (m *Middleware) count(verb string, code int) {
+	if m.Metrics != nil {
+		m.Metrics.LocalAnswers.WithLabelValues(verb, strconv.Itoa(code)).Inc()
+	}
+}
+
+func (m *Middleware) remember(l *coordinationv1.Lease) {
+	m.mu.Lock()
+	m.last = l.DeepCopy()
+	m.mu.Unlock()
+}
+
+func (m *Middleware) lastLease() *coordinationv1.Lease {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last == nil {
+		return nil
+	}
+	return m.last.DeepCopy()
+}
+
+func readBody(body io.ReadCloser) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, maxLeaseBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the request body: %w", err)
+	}
+	if len(b) > maxLeaseBody {
+		return nil, fmt.Errorf("a Lease body over %d bytes", maxLeaseBody)
+	}
+	return b, nil
+}
+
+func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, message string) {
+	w.Header().Set("Content-Type", codec.MediaTypeJSON)
+	w.WriteHeader(code)
+	_, _ = w.Write(codec.Status(int32(code), reason, message))
+}
+
+// recorder passes a response through and keeps its status and (bounded) body.
+type recorder struct {
+	http.ResponseWriter
+	code int
+	body bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	if r.body.Len()+len(b) <= maxLeaseBody {
+		r.body.Write(b)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (flushes).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
