@@ -18,6 +18,8 @@ const listPageSize = 500
 type ListResult struct {
 	// Items in key order (namespace, then name).
 	Items []runtime.Object
+	// ModRevisions are the etcd revisions the items were last written at (parallel to Items).
+	ModRevisions []int64
 	// Revision is the etcd revision of the snapshot; Watch from it to follow changes.
 	Revision int64
 	// Skipped are values that could not be decoded (already logged and counted).
@@ -43,6 +45,7 @@ func (s *Store) List(ctx context.Context, gvr schema.GroupVersionResource, names
 			return
 		}
 		out.Items = append(out.Items, obj)
+		out.ModRevisions = append(out.ModRevisions, modRev)
 	}, func(rev int64) { out.Revision = rev })
 	if err != nil {
 		return nil, fmt.Errorf("listing %s in the coordinator: %w", prefix, err)

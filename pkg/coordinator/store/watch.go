@@ -30,6 +30,10 @@ type Event struct {
 	Namespace, Name string
 	// Revision is the etcd revision of the change (of the progress, for Bookmark).
 	Revision int64
+	// Prev is the object before a Modified change, when WatchOptions.WithPrev asked for it
+	// and the previous value could be decoded (a filtered watcher needs it to tell whether
+	// its client had the object).
+	Prev runtime.Object
 }
 
 // WatchOptions tune a watch.
@@ -41,6 +45,8 @@ type WatchOptions struct {
 	OnSkip func(Skipped)
 	// Buffer is the size of the event channel (default 100).
 	Buffer int
+	// WithPrev fills Event.Prev of Modified events.
+	WithPrev bool
 }
 
 // Watcher delivers events until it is stopped, its context ends, or it fails.
@@ -113,7 +119,7 @@ func WatchPrefix(ctx context.Context, client *coordinator.Client, prefix string,
 		defer close(w.done)
 		defer close(w.ch)
 		defer cancel()
-		w.setErr(run(ctx, wch, w.ch, decode, identity, skip))
+		w.setErr(run(ctx, wch, w.ch, decode, identity, skip, opts.WithPrev))
 	}()
 	return w
 }
@@ -125,7 +131,7 @@ func (w *Watcher) setErr(err error) {
 }
 
 func run(ctx context.Context, wch clientv3.WatchChan, out chan<- Event, decode func(key, value []byte) (runtime.Object, error),
-	identity func(key []byte) (string, string), skip func(Skipped)) error {
+	identity func(key []byte) (string, string), skip func(Skipped), withPrev bool) error {
 	send := func(ev Event) bool {
 		select {
 		case out <- ev:
@@ -167,6 +173,11 @@ func run(ctx context.Context, wch clientv3.WatchChan, out chan<- Event, decode f
 			ev, ok := toEvent(e, decode, identity, skip)
 			if !ok {
 				continue
+			}
+			if withPrev && ev.Type == watch.Modified && e.PrevKv != nil {
+				if prev, err := decode(e.PrevKv.Key, e.PrevKv.Value); err == nil {
+					ev.Prev = prev
+				}
 			}
 			if !send(ev) {
 				return nil
