@@ -54,9 +54,9 @@ verify:
 update-codegen:
 	hack/update-codegen.sh
 
-## local-up: a local cloud (etcd, kube-apiserver, yurt-apiserver) on loopback; Ctrl-C or make local-down stops it
+## local-up: a local cloud (API servers, controllers, built-in filters) and demo pool-a (coordinator, hollow nodes behind their own yurthubs) on loopback; Ctrl-C or make local-down stops it
 local-up: build kube-binaries
-	$(BIN)/yurtctl local up --dir $(OUTPUT)/local --bin-dir $(BIN)
+	$(BIN)/yurtctl local up --dir $(OUTPUT)/local --bin-dir $(BIN) --filters-dir $(CURDIR)/artifacts/filters
 
 ## local-down: stop what make local-up started
 local-down:

@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
@@ -20,14 +22,33 @@ import (
 // DemoPool is the pool `yurtctl local up` puts its hollow nodes in.
 const DemoPool = "pool-a"
 
+// demoNode is one node of the demo pool as printed for the user.
+type demoNode struct {
+	Name string
+	// Hub is the node's yurthub; nil when the kubelet talks to kube-apiserver directly.
+	Hub *localstack.YurtHub
+	// Link is the cuttable connection between the hub and kube-apiserver.
+	Link *localstack.CloudLink
+}
+
+// demoNodeName is the name of the i-th (from 1) hollow node.
+func demoNodeName(i int) string { return fmt.Sprintf("%s-node-%d", DemoPool, i) }
+
 // controllerBinaries are what --controllers needs besides kube-apiserver and yurt-apiserver.
 func (o *UpOptions) controllerBinaries() []string {
 	if !o.Controllers {
 		return nil
 	}
-	bins := []string{filepath.Join(o.KubeBinDir, "kube-controller-manager"), filepath.Join(o.BinDir, "yurt-manager")}
+	bins := []string{
+		filepath.Join(o.KubeBinDir, "kube-controller-manager"),
+		filepath.Join(o.KubeBinDir, "kube-scheduler"),
+		filepath.Join(o.BinDir, "yurt-manager"),
+	}
 	if o.HollowNodes > 0 {
 		bins = append(bins, filepath.Join(o.KubeBinDir, "kubemark"))
+		if o.Hubs {
+			bins = append(bins, filepath.Join(o.BinDir, "yurthub"), filepath.Join(o.BinDir, "yurt-coordinator"))
+		}
 	}
 	return bins
 }
@@ -45,25 +66,35 @@ func (o *UpOptions) validateControllers() []error {
 	return errs
 }
 
-// startControllers starts kube-controller-manager, yurt-manager with every controller, the
-// NodePool DemoPool and o.HollowNodes kubemark hollow kubelets in it (DemoPool-node-<i>),
-// waiting until the nodes are Ready. The stack's Stop ends them.
+// startControllers starts kube-controller-manager, kube-scheduler and yurt-manager with every
+// controller. The stack's Stop ends them.
 func (o *UpOptions) startControllers(ctx context.Context, stack *localstack.Stack) error {
 	if !o.Controllers {
 		return nil
 	}
-	logger := klog.FromContext(ctx)
 	if _, err := stack.StartKubeControllerManager(ctx, localstack.KubeControllerManagerOptions{}); err != nil {
 		return fmt.Errorf("starting kube-controller-manager: %w", err)
 	}
-	if _, addr, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{}); err != nil {
-		return fmt.Errorf("starting yurt-manager: %w", err)
-	} else {
-		o.managerAddr = addr
+	if _, err := stack.StartKubeScheduler(ctx, localstack.KubeSchedulerOptions{}); err != nil {
+		return fmt.Errorf("starting kube-scheduler: %w", err)
 	}
-	if o.HollowNodes == 0 {
+	_, addr, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{})
+	if err != nil {
+		return fmt.Errorf("starting yurt-manager: %w", err)
+	}
+	o.managerAddr = addr
+	return nil
+}
+
+// startDemoPool creates the NodePool DemoPool and o.HollowNodes kubemark hollow kubelets in it
+// (DemoPool-node-<i>). With o.Hubs each kubelet talks to kube-apiserver through its own
+// yurthub, which reaches the cloud over a CloudLink and the pool's coordinator with a
+// certificate from the pool CA. It returns once every node is Ready and the pool counts them.
+func (o *UpOptions) startDemoPool(ctx context.Context, stack *localstack.Stack, coord *localstack.Coordinator) error {
+	if !o.Controllers || o.HollowNodes == 0 {
 		return nil
 	}
+	logger := klog.FromContext(ctx)
 	yurt, err := yurtclient.NewForConfig(stack.RESTConfig())
 	if err != nil {
 		return err
@@ -72,37 +103,140 @@ func (o *UpOptions) startControllers(ctx context.Context, stack *localstack.Stac
 	if _, err := yurt.AppsV1beta2().NodePools().Create(ctx, pool, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating NodePool %s: %w", DemoPool, err)
 	}
-	logger.Info("Starting hollow nodes; they turn Ready in about 25 s", "count", o.HollowNodes, "pool", DemoPool)
+	if err := o.bindNodeRBAC(ctx, stack); err != nil {
+		return err
+	}
+	logger.Info("Starting hollow nodes; they turn Ready in about 25 s", "count", o.HollowNodes, "pool", DemoPool, "throughHubs", o.Hubs)
+	nodes := make([]demoNode, o.HollowNodes)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
 		errs []error
 	)
-	for i := 1; i <= o.HollowNodes; i++ {
+	for i := range nodes {
 		wg.Go(func() {
-			_, err := stack.StartHollowNode(ctx, localstack.HollowNodeOptions{
-				Name: fmt.Sprintf("%s-node-%d", DemoPool, i), Pool: DemoPool, WaitReady: true,
-			})
+			n, err := o.startDemoNode(ctx, stack, coord, demoNodeName(i+1))
+			mu.Lock()
+			defer mu.Unlock()
+			nodes[i] = n
 			if err != nil {
-				mu.Lock()
 				errs = append(errs, err)
-				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	o.demoNodes = nodes
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return waitPoolReady(ctx, yurt, DemoPool, o.HollowNodes)
+}
+
+// startDemoNode starts one hollow node, behind a link and a hub when o.Hubs is set.
+func (o *UpOptions) startDemoNode(ctx context.Context, stack *localstack.Stack, coord *localstack.Coordinator, name string) (demoNode, error) {
+	n := demoNode{Name: name}
+	server := ""
+	if o.Hubs {
+		link, err := stack.StartCloudLink()
+		if err != nil {
+			return n, err
+		}
+		n.Link = link
+		hub, err := stack.StartYurtHub(ctx, localstack.YurtHubOptions{
+			NodeName: name, Pool: DemoPool, Coordinator: coord, Server: link.URL(),
+			// kubemark's kubelet introduces itself as "kubemark"; cache it as the kubelet.
+			ExtraArgs: []string{"--cache-agents=kubelet,kubemark,kube-proxy,coredns"},
+		})
+		if err != nil {
+			return n, fmt.Errorf("starting the yurthub of %s: %w", name, err)
+		}
+		n.Hub, server = hub, hub.ProxyURL
+	}
+	if _, err := stack.StartHollowNode(ctx, localstack.HollowNodeOptions{Name: name, Pool: DemoPool, Server: server, WaitReady: true}); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// nodeRBACName is the ClusterRoleBinding giving nodes what the components behind their hubs need.
+const nodeRBACName = "yurt-local:node-proxier"
+
+// bindNodeRBAC binds system:node-proxier to the group system:nodes: everything a hub forwards
+// reaches the cloud with the node's credentials, kube-proxy's requests included (as with
+// OpenYurt; artifacts/deploy/yurthub-rbac.yaml has the full set for a real cluster).
+func (o *UpOptions) bindNodeRBAC(ctx context.Context, stack *localstack.Stack) error {
+	if !o.Hubs {
+		return nil
+	}
+	applied, err := applyObjects(ctx, stack.RESTConfig(), "node RBAC", []byte(nodeRBACManifest))
+	if err != nil {
+		return err
+	}
+	klog.FromContext(ctx).V(2).Info("Applied the nodes' RBAC", "objects", applied)
+	return nil
+}
+
+const nodeRBACManifest = `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: ` + nodeRBACName + `
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: system:node-proxier
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: Group
+  name: system:nodes
+`
+
+// waitPoolReady waits until pool's server-derived status counts want Ready nodes, so the
+// first `kubectl get np` shows them.
+func waitPoolReady(ctx context.Context, yurt yurtclient.Interface, pool string, want int) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		np, err := yurt.AppsV1beta2().NodePools().Get(ctx, pool, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = fmt.Sprintf("readyNodeNum %d, nodes %v", np.Status.ReadyNodeNum, np.Status.Nodes)
+		return int(np.Status.ReadyNodeNum) >= want, nil
+	})
+	if err != nil {
+		return fmt.Errorf("NodePool %s did not count %d Ready nodes: %s: %w", pool, want, last, err)
+	}
+	return nil
 }
 
 func (o *UpOptions) printControllers() {
 	if !o.Controllers {
 		return
 	}
-	fmt.Fprintf(o.Out, `Controllers: kube-controller-manager and yurt-manager (health and metrics on http://%s),
-with %d hollow node(s) in NodePool %s:
+	fmt.Fprintf(o.Out, "Controllers: kube-controller-manager, kube-scheduler and yurt-manager (health and metrics on http://%s).\n\n", o.managerAddr)
+	if len(o.demoNodes) == 0 {
+		return
+	}
+	fmt.Fprintf(o.Out, "NodePool %s has %d hollow node(s) (kubemark kubelets):\n", DemoPool, len(o.demoNodes))
+	for _, n := range o.demoNodes {
+		if n.Hub == nil {
+			fmt.Fprintf(o.Out, "  %s  kubelet -> kube-apiserver\n", n.Name)
+			continue
+		}
+		fmt.Fprintf(o.Out, "  %s  kubelet -> yurthub %s (health %s, cache %s) -> cloud link %s -> kube-apiserver\n",
+			n.Name, n.Hub.ProxyURL, n.Hub.HealthURL, filepath.Join(n.Hub.Dir, "cache"), n.Link.Addr())
+	}
+	fmt.Fprintf(o.Out, `Try:
   kubectl get nodes -L apps.openyurt.io/nodepool
+  kubectl get np %s -o wide
   kubectl patch np %s --type merge -p '{"spec":{"labels":{"example.com/site":"a"}}}'
-  kubectl describe node %s-node-1
-
-`, o.managerAddr, o.HollowNodes, DemoPool, DemoPool, DemoPool)
+  kubectl create deployment web --image=registry.k8s.io/pause:3.10 --replicas=4 && kubectl get pods -o wide
+`, DemoPool, DemoPool)
+	if o.Hubs {
+		n := o.demoNodes[0].Name
+		fmt.Fprintf(o.Out, `  yurtctl local cut %s --dir %s    # cut the node's hub off the cloud (heal: yurtctl local heal %s)
+  curl -s %s/metrics | grep yurthub_   # the hub's metrics
+`, n, o.Dir, n, o.demoNodes[0].Hub.HealthURL)
+	}
+	fmt.Fprintln(o.Out)
 }

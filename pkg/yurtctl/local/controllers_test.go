@@ -7,32 +7,63 @@ import (
 	"testing"
 )
 
-func TestValidateControllers(t *testing.T) {
+// binFixture makes a bin directory holding the named binaries (empty scripts), with the
+// Kubernetes ones under kube/.
+func binFixture(t *testing.T, yurt, kube []string) string {
+	t.Helper()
 	bin := t.TempDir()
-	kube := filepath.Join(bin, "kube")
-	if err := os.MkdirAll(kube, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(bin, "kube"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{filepath.Join(kube, "kube-apiserver"), filepath.Join(bin, "yurt-apiserver"), filepath.Join(kube, "kube-controller-manager"), filepath.Join(bin, "yurt-manager")} {
-		if err := os.WriteFile(f, []byte("#!/bin/sh\n"), 0o755); err != nil {
+	write := func(path string) {
+		if err := os.WriteFile(path, []byte("#!/bin/sh\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for _, b := range yurt {
+		write(filepath.Join(bin, b))
+	}
+	for _, b := range kube {
+		write(filepath.Join(bin, "kube", b))
+	}
+	return bin
+}
+
+func TestValidateControllers(t *testing.T) {
+	allYurt := []string{"yurt-apiserver", "yurt-manager", "yurthub", "yurt-coordinator"}
+	allKube := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubemark"}
+	without := func(list []string, drop string) []string {
+		var out []string
+		for _, b := range list {
+			if b != drop {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
 	tests := []struct {
 		name        string
+		yurt, kube  []string
 		controllers bool
+		hubs        bool
 		hollow      int
 		want        []string
 	}{
-		{"kubemark missing", true, 2, []string{"kubemark is missing"}},
-		{"no hollow nodes: kubemark not needed", true, 0, nil},
-		{"controllers off", false, 2, nil},
-		{"negative", true, -1, []string{"--hollow-nodes must not be negative"}},
+		{"everything built", allYurt, allKube, true, true, 2, nil},
+		{"kubemark missing", allYurt, without(allKube, "kubemark"), true, true, 2, []string{"kubemark is missing"}},
+		{"kube-scheduler missing", allYurt, without(allKube, "kube-scheduler"), true, true, 2, []string{"kube-scheduler is missing"}},
+		{"yurthub missing", without(allYurt, "yurthub"), allKube, true, true, 2, []string{"yurthub is missing"}},
+		{"yurt-coordinator missing", without(allYurt, "yurt-coordinator"), allKube, true, true, 2, []string{"yurt-coordinator is missing"}},
+		{"no hubs: yurthub and yurt-coordinator not needed", []string{"yurt-apiserver", "yurt-manager"}, allKube, true, false, 2, nil},
+		{"no hollow nodes: kubemark and hubs not needed", []string{"yurt-apiserver", "yurt-manager"}, without(allKube, "kubemark"), true, true, 0, nil},
+		{"controllers off", []string{"yurt-apiserver"}, []string{"kube-apiserver"}, false, true, 2, nil},
+		{"negative", allYurt, allKube, true, true, -1, []string{"--hollow-nodes must not be negative"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := NewUpOptions()
-			o.Dir, o.BinDir, o.Controllers, o.HollowNodes = t.TempDir(), bin, tt.controllers, tt.hollow
+			o.Dir, o.BinDir, o.FiltersDir = t.TempDir(), binFixture(t, tt.yurt, tt.kube), ""
+			o.Controllers, o.Hubs, o.HollowNodes = tt.controllers, tt.hubs, tt.hollow
 			if err := o.Complete(); err != nil {
 				t.Fatal(err)
 			}
@@ -44,6 +75,39 @@ func TestValidateControllers(t *testing.T) {
 				if !strings.Contains(errs[i].Error(), w) {
 					t.Errorf("error %q does not contain %q", errs[i], w)
 				}
+			}
+		})
+	}
+}
+
+func TestValidateFiltersDir(t *testing.T) {
+	bin := binFixture(t, []string{"yurt-apiserver"}, []string{"kube-apiserver"})
+	file := filepath.Join(t.TempDir(), "f.yaml")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dir string
+		wantErr   bool
+	}{
+		{"none", "", false},
+		{"a directory", t.TempDir(), false},
+		{"missing", filepath.Join(t.TempDir(), "nope"), true},
+		{"a file", file, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := NewUpOptions()
+			o.Dir, o.BinDir, o.Controllers, o.FiltersDir = t.TempDir(), bin, false, tt.dir
+			if err := o.Complete(); err != nil {
+				t.Fatal(err)
+			}
+			errs := o.Validate()
+			if got := len(errs) > 0; got != tt.wantErr {
+				t.Fatalf("Validate() = %v, want error %v", errs, tt.wantErr)
+			}
+			if tt.wantErr && !strings.Contains(errs[0].Error(), "--filters-dir") {
+				t.Errorf("error %q does not name --filters-dir", errs[0])
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/klog/v2"
@@ -25,15 +26,22 @@ type UpOptions struct {
 	// YurtAPIServerPort is yurt-apiserver's port on 127.0.0.1; 0 picks a free one.
 	YurtAPIServerPort int
 
-	// Controllers also starts kube-controller-manager, yurt-manager and HollowNodes
-	// kubemark nodes in pool pool-a (controllers.go).
+	// Controllers also starts kube-controller-manager, kube-scheduler, yurt-manager and
+	// HollowNodes kubemark nodes in pool pool-a (controllers.go).
 	Controllers bool
 	HollowNodes int
+	// Hubs puts a yurthub, with the pool's yurt-coordinator, between each hollow node and
+	// kube-apiserver.
+	Hubs bool
+	// FiltersDir holds the ResponseFilter manifests applied at start; empty applies none.
+	FiltersDir string
 
 	// Out receives the instructions printed once the stack is up.
 	Out io.Writer
 
 	managerAddr string
+	coordinator *localstack.Coordinator
+	demoNodes   []demoNode
 }
 
 // NewUpOptions returns the defaults: _output/local, bin, and port 8443 as in artifacts/local/.
@@ -44,6 +52,8 @@ func NewUpOptions() *UpOptions {
 		YurtAPIServerPort: localstack.DefaultYurtAPIServerPort,
 		Controllers:       true,
 		HollowNodes:       2,
+		Hubs:              true,
+		FiltersDir:        filepath.Join("artifacts", "filters"),
 		Out:               os.Stdout,
 	}
 }
@@ -56,6 +66,8 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.YurtAPIServerPort, "yurt-apiserver-port", o.YurtAPIServerPort, "Port of yurt-apiserver on 127.0.0.1; 0 picks a free one.")
 	fs.BoolVar(&o.Controllers, "controllers", o.Controllers, "Also run kube-controller-manager and yurt-manager (every controller), with --hollow-nodes kubemark nodes in pool "+DemoPool+".")
 	fs.IntVar(&o.HollowNodes, "hollow-nodes", o.HollowNodes, "Number of kubemark hollow nodes in pool "+DemoPool+" when --controllers is on.")
+	fs.BoolVar(&o.Hubs, "hubs", o.Hubs, "Run each hollow node's kubelet through its own yurthub (on loopback, with the pool's yurt-coordinator) instead of straight to kube-apiserver.")
+	fs.StringVar(&o.FiltersDir, "filters-dir", o.FiltersDir, "Directory of ResponseFilter manifests (the built-in filters) to apply once the API servers are up; empty applies none.")
 }
 
 // Complete makes the directories absolute and fills in the kube binary directory.
@@ -63,7 +75,10 @@ func (o *UpOptions) Complete() error {
 	if o.KubeBinDir == "" {
 		o.KubeBinDir = filepath.Join(o.BinDir, "kube")
 	}
-	for _, p := range []*string{&o.Dir, &o.BinDir, &o.KubeBinDir} {
+	for _, p := range []*string{&o.Dir, &o.BinDir, &o.KubeBinDir, &o.FiltersDir} {
+		if *p == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
@@ -87,6 +102,11 @@ func (o *UpOptions) Validate() []error {
 			errs = append(errs, fmt.Errorf("%s is missing: build it with make build kube-binaries", bin))
 		}
 	}
+	if o.FiltersDir != "" {
+		if st, err := os.Stat(o.FiltersDir); err != nil || !st.IsDir() {
+			errs = append(errs, fmt.Errorf("--filters-dir %s is not a directory: run from the repository's root, or pass --filters-dir=\"\" to apply no filters", o.FiltersDir))
+		}
+	}
 	return append(errs, o.validateControllers()...)
 }
 
@@ -97,6 +117,7 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return err
 	}
+	started := time.Now()
 	pidFile := filepath.Join(o.Dir, pidFileName)
 	// Written before the start, so `local down` can also stop a start in progress.
 	if err := writePIDFile(pidFile); err != nil {
@@ -126,6 +147,12 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 		if stopErr := stack.Stop(); stopErr != nil {
 			err = errors.Join(err, stopErr)
 		}
+		// The links go after the hubs using them have stopped.
+		for _, n := range o.demoNodes {
+			if n.Link != nil {
+				_ = n.Link.Close()
+			}
+		}
 		logger.Info("Stopped the local control plane", "dir", o.Dir)
 	}()
 
@@ -137,28 +164,33 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 	if err := os.WriteFile(kubeconfig, data, 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", kubeconfig, err)
 	}
-	if err := o.startControllers(ctx, stack); err != nil {
+	if err := o.start(ctx, stack); err != nil {
 		if ctx.Err() != nil {
+			logger.Info("Interrupted while starting; everything started so far is stopped", "err", err)
 			return nil
 		}
 		return err
 	}
 	o.printNextSteps(stack, kubeconfig)
 	o.printControllers()
-	// A coordinator for the demo pool, with mutual TLS (skipped when the binary is not built).
-	if _, statErr := os.Stat(filepath.Join(o.BinDir, "yurt-coordinator")); statErr == nil {
-		coord, err := stack.StartCoordinator(ctx, "pool-a")
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		fmt.Fprintf(o.Out, "yurt-coordinator (pool-a, mTLS): %s  health %s\n  --coordinator-endpoints=%s --coordinator-ca-file=%s --coordinator-cert-file=%s --coordinator-key-file=%s\n\n",
-			coord.Endpoints[0], coord.HealthURL, coord.Endpoints[0], coord.CAFile, coord.ClientCertFile, coord.ClientKeyFile)
-	} else {
-		logger.Info("Not starting a yurt-coordinator: binary not built (make build)", "path", filepath.Join(o.BinDir, "yurt-coordinator"))
+	if o.coordinator != nil {
+		c := o.coordinator
+		fmt.Fprintf(o.Out, "yurt-coordinator (%s, mTLS): %s  health %s\n  --coordinator-endpoints=%s --coordinator-ca-file=%s (hub certificates in %s)\n\n",
+			c.Pool, c.Endpoints[0], c.HealthURL, c.Endpoints[0], c.CAFile, c.CertDir)
 	}
+	links := map[string]*localstack.CloudLink{}
+	for _, n := range o.demoNodes {
+		if n.Link != nil {
+			links[n.Name] = n.Link
+		}
+	}
+	// Also with no links: it clears the cut requests of an earlier run.
+	w, err := newLinkWatcher(o.Dir, links)
+	if err != nil {
+		return err
+	}
+	go w.run(ctx)
+	fmt.Fprintf(o.Out, "Started in %s.\n", time.Since(started).Round(time.Second))
 
 	select {
 	case <-ctx.Done():
@@ -169,6 +201,35 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 	}
 }
 
+// start brings up everything beyond the API servers: the built-in filters, the controllers,
+// the pool's coordinator and the demo pool.
+func (o *UpOptions) start(ctx context.Context, stack *localstack.Stack) error {
+	logger := klog.FromContext(ctx)
+	if o.FiltersDir != "" {
+		applied, err := applyManifests(ctx, stack.RESTConfig(), o.FiltersDir)
+		if err != nil {
+			return fmt.Errorf("applying the filters in %s: %w", o.FiltersDir, err)
+		}
+		logger.Info("Applied the built-in ResponseFilters", "dir", o.FiltersDir, "objects", applied)
+	}
+	if err := o.startControllers(ctx, stack); err != nil {
+		return err
+	}
+	// A coordinator for the demo pool, with mutual TLS: required when hubs use it, otherwise
+	// started when the binary is built.
+	bin := filepath.Join(o.BinDir, "yurt-coordinator")
+	if _, statErr := os.Stat(bin); statErr == nil {
+		coord, err := stack.StartCoordinator(ctx, DemoPool)
+		if err != nil {
+			return fmt.Errorf("starting the yurt-coordinator of %s: %w", DemoPool, err)
+		}
+		o.coordinator = coord
+	} else {
+		logger.Info("Not starting a yurt-coordinator: binary not built (make build)", "path", bin)
+	}
+	return o.startDemoPool(ctx, stack, o.coordinator)
+}
+
 func (o *UpOptions) printNextSteps(stack *localstack.Stack, kubeconfig string) {
 	fmt.Fprintf(o.Out, `
 Yurt's local control plane is running:
@@ -177,12 +238,13 @@ Yurt's local control plane is running:
   logs            %s
 Stop it with Ctrl-C, or from another shell: make local-down (yurtctl local down --dir %s).
 
-Try:
+Use kubectl with its kubeconfig (admin, system:masters), from another shell:
   export KUBECONFIG=%s
   kubectl get apiservices | grep openyurt
-  kubectl get np
-  kubectl apply -f artifacts/examples/
+  kubectl get nodes -L apps.openyurt.io/nodepool
   kubectl get np -o wide
+  kubectl get responsefilters          # the built-in filters, applied at start
+  kubectl apply -f artifacts/examples/
   kubectl explain nodepool.spec
 
 `, stack.KubeAPIServerURL, stack.YurtAPIServerURL, filepath.Join(stack.Dir, "logs"), o.Dir, kubeconfig)
