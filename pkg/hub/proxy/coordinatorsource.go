@@ -98,6 +98,10 @@ type CoordinatorSource struct {
 	// OnUnavailable is told when the coordinator failed to answer, so the router stops
 	// choosing it before its next health check.
 	OnUnavailable func(error)
+	// Observe, if set, is told of every list and watch served ("list", "watch" with initial
+	// state, i.e. a relist, and "rewatch" from a revision) and when a watch opens (+1) and
+	// ends (-1), for metrics.
+	Observe func(kind string, openWatches int)
 	// ReadTimeout bounds one coordinator list (default 5s); MaxWatchTimeout bounds a watch
 	// that asked for no timeoutSeconds (default 30 minutes).
 	ReadTimeout, MaxWatchTimeout time.Duration
@@ -209,9 +213,16 @@ func (s *CoordinatorSource) list(w http.ResponseWriter, r *http.Request, req *Re
 		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "encoding the coordinator's list failed")
 		return
 	}
+	s.observe("list", 0)
 	w.Header().Set("Content-Type", enc.contentType())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
+}
+
+func (s *CoordinatorSource) observe(kind string, delta int) {
+	if s.Observe != nil {
+		s.Observe(kind, delta)
+	}
 }
 
 func (s *CoordinatorSource) epoch() string {
@@ -275,6 +286,12 @@ func (s *CoordinatorSource) watch(w http.ResponseWriter, r *http.Request, req *R
 		return
 	}
 	defer wt.Stop()
+	if sendInitial {
+		s.observe("watch", 1)
+	} else {
+		s.observe("rewatch", 1)
+	}
+	defer s.observe("", -1)
 
 	w.Header().Set("Content-Type", enc.watchContentType())
 	w.Header().Set("Transfer-Encoding", "chunked")

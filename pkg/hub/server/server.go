@@ -119,6 +119,10 @@ func (c *Config) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var poolSrc *poolData // pool-scoped data from the coordinator (pool.go)
+	if leaders != nil {
+		poolSrc = setupPool(o, coord, leaders, handler, checker.Server, transports.proxy, m.Registry, logger.WithName("pool"))
+	}
 	checker.OnChange(func(healthy bool) {
 		if leaders != nil {
 			leaders.EligibilityChanged()
@@ -183,6 +187,10 @@ func (c *Config) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); checker.Run(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); hb.run(klog.NewContext(ctx, logger.WithName("heartbeat"))) }()
+	if poolSrc != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); poolSrc.tracker.Run(klog.NewContext(ctx, logger.WithName("pool"))) }()
+	}
 	if leaders != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); leaders.Run(klog.NewContext(ctx, logger.WithName("leader"))) }()
@@ -206,6 +214,7 @@ func (c *Config) Run(ctx context.Context) error {
 	// End open watches cleanly first; otherwise they would hold Shutdown until its deadline.
 	handler.SourceChanged(cloudSrc.Name())
 	handler.SourceChanged(cacheSrc.Name())
+	handler.SourceChanged(proxy.CoordinatorSourceName)
 	for _, srv := range servers2 {
 		_ = srv.Shutdown(shutdownCtx)
 		_ = srv.Close()
