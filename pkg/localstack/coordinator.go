@@ -46,7 +46,10 @@ func (s *Stack) StartCoordinator(ctx context.Context, pool string) (*Coordinator
 			return nil, err
 		}
 	}
-	member, err := ca.SignMember(pool, certs.MemberRequest{Name: pool, Hosts: []string{"127.0.0.1", "localhost"}})
+	// ExtraServingSANs are addresses network namespaces reach the host by (through a forwarder),
+	// so hubs in them can verify the member as they verify kube-apiserver.
+	hosts := append([]string{"127.0.0.1", "localhost"}, s.opts.ExtraServingSANs...)
+	member, err := ca.SignMember(pool, certs.MemberRequest{Name: pool, Hosts: hosts})
 	if err != nil {
 		return nil, err
 	}

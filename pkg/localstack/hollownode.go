@@ -35,6 +35,9 @@ type HollowNodeOptions struct {
 	ExtraArgs []string
 	// WaitReady waits until the Node reports Ready (about 25 s here).
 	WaitReady bool
+	// NetNS, when set, runs the kubelet inside that network namespace (ip netns exec), e.g.
+	// next to a hub listening on the namespace's loopback. Needs root.
+	NetNS string
 }
 
 // HollowNode is a running hollow kubelet.
@@ -105,7 +108,11 @@ func (s *Stack) StartHollowNode(ctx context.Context, o HollowNodeOptions) (*Holl
 	name := "hollow-node-" + o.Name
 	logFile := s.logFile(name)
 	// kubemark makes the kubelet's root directory with os.MkdirTemp; TMPDIR keeps it in dir.
-	proc, err := startProcessEnv(name, bin, args, logFile, append(os.Environ(), "TMPDIR="+filepath.Join(dir, "tmp")))
+	path := bin
+	if o.NetNS != "" {
+		path, args = "ip", append([]string{"netns", "exec", o.NetNS, bin}, args...)
+	}
+	proc, err := startProcessEnv(name, path, args, logFile, append(os.Environ(), "TMPDIR="+filepath.Join(dir, "tmp")))
 	if err != nil {
 		return nil, err
 	}
