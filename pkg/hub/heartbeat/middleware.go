@@ -7,7 +7,9 @@
 //     coordinator with delegated=false;
 //   - while the cloud is unreachable it answers them itself, as OpenYurt's hub does, so kubelet
 //     keeps renewing at its normal pace instead of backing off, and mirrors each renewal with
-//     delegated=true.
+//     delegated=true. A heartbeat the cloud does not take in time (a cut the health checker has
+//     not noticed yet) is handled the same way, so the pool leader picks it up within one
+//     renewal instead of kubelet losing it.
 //
 // Renewer is the pool leader's task: it follows the coordinator's delegated Leases and renews
 // those nodes' Leases in the cloud (annotation kept) with its own identity, since neither the
@@ -16,6 +18,7 @@ package heartbeat
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +40,10 @@ import (
 // leasesPath is the collection of node Leases.
 const leasesPath = "/apis/coordination.k8s.io/v1/namespaces/" + corev1.NamespaceNodeLease + "/leases"
 
+// DefaultForwardTimeout is how long a heartbeat may take to reach the cloud before the hub
+// answers it locally and delegates it.
+const DefaultForwardTimeout = 4 * time.Second
+
 // maxLeaseBody bounds what is read of a Lease request or response; a Lease is well under 1 KiB.
 const maxLeaseBody = 1 << 20
 
@@ -52,6 +59,9 @@ type Middleware struct {
 	ReadyWait time.Duration
 	// Mirror, if set (a coordinator is configured), receives every renewed Lease.
 	Mirror *Mirror
+	// ForwardTimeout bounds a heartbeat's trip to the cloud (default DefaultForwardTimeout);
+	// it must be shorter than kubelet's own request timeout (10s) to leave time for a local answer.
+	ForwardTimeout time.Duration
 	// Next is the proxy.
 	Next    http.Handler
 	Metrics *Metrics
@@ -69,17 +79,21 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.waitReady()
-	if m.Healthy() {
-		m.forward(w, r)
+	var body []byte
+	if r.Method != http.MethodGet {
+		var err error
+		if body, err = readBody(r.Body); err != nil {
+			writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
+			return
+		}
+	}
+	if m.Healthy() && m.forward(w, r, body) {
 		return
 	}
-	switch {
-	case named && r.Method == http.MethodGet:
+	if r.Method == http.MethodGet {
 		m.localGet(w, r)
-	case named && r.Method == http.MethodPut, collection && r.Method == http.MethodPost:
-		m.localWrite(w, r)
-	default:
-		m.Next.ServeHTTP(w, r)
+	} else {
+		m.localWrite(w, r, body)
 	}
 }
 
@@ -117,18 +131,18 @@ func (m *Middleware) waitReady() {
 	}
 }
 
-// forward sends the request to the cloud through Next. A write has the delegate annotation
-// removed first: kubelet heartbeating directly is exactly what ends a delegation, and kubelet
-// carries over whatever annotations the Lease it last read had (the leader's included).
-func (m *Middleware) forward(w http.ResponseWriter, r *http.Request) {
+// forward sends the request to the cloud through Next and answers kubelet with the cloud's
+// response; it returns false, having written nothing, when the cloud could not be reached
+// (no answer within ForwardTimeout, or a 5xx), so that the heartbeat is answered locally and
+// delegated instead of being lost while the health checker has not noticed the cut yet.
+//
+// A write has the delegate annotation removed first: kubelet heartbeating directly is exactly
+// what ends a delegation, and kubelet carries over whatever annotations the Lease it last read
+// had (the leader's included).
+func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, body []byte) bool {
 	logger := m.Logger.WithValues("node", m.NodeName, "method", r.Method)
 	var sent *coordinationv1.Lease
 	if r.Method != http.MethodGet {
-		body, err := readBody(r.Body)
-		if err != nil {
-			writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
-			return
-		}
 		if l, err := decodeLease(body); err != nil {
 			// Not ours to judge: kube-apiserver answers a malformed body.
 			logger.V(2).Info("Forwarding a Lease write the hub cannot decode", "err", err)
@@ -149,26 +163,51 @@ func (m *Middleware) forward(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
-	rec := &recorder{ResponseWriter: w}
-	m.Next.ServeHTTP(rec, r)
+	ctx, cancel := context.WithTimeout(r.Context(), m.forwardTimeout())
+	defer cancel()
+	fr := r.Clone(ctx)
+	if r.Method != http.MethodGet {
+		fr.Body = io.NopCloser(bytes.NewReader(body))
+		fr.ContentLength = int64(len(body))
+		fr.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	rec := &buffer{header: http.Header{}}
+	m.Next.ServeHTTP(rec, fr)
+	if (rec.code == 0 || rec.code >= 500) && r.Context().Err() == nil {
+		logger.Info("Could not deliver the node's heartbeat to the cloud; answering it locally", "code", rec.code, "timeout", ctx.Err() != nil)
+		return false
+	}
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	if rec.code == 0 {
+		rec.code = http.StatusBadGateway
+	}
+	w.WriteHeader(rec.code)
+	_, _ = w.Write(rec.body.Bytes())
 	if rec.code/100 != 2 {
-		return
+		return true
 	}
 	got := sent
 	if l, err := decodeLease(rec.body.Bytes()); err == nil && l.Name == m.NodeName {
 		got = l // carries the cloud's resourceVersion
 	}
 	if got == nil {
-		return
+		return true
 	}
 	m.remember(got)
 	if r.Method != http.MethodGet && m.Mirror != nil {
 		m.Mirror.Record(got, false)
 	}
+	return true
+}
+
+func (m *Middleware) forwardTimeout() time.Duration {
+	if m.ForwardTimeout > 0 {
+		return m.ForwardTimeout
+	}
+	return DefaultForwardTimeout
 }
 
 // localGet answers a GET of the node's Lease while the cloud is unreachable: the Lease last
@@ -198,16 +237,10 @@ func (m *Middleware) localGet(w http.ResponseWriter, r *http.Request) {
 // localWrite accepts kubelet's create or update of its Lease while the cloud is unreachable and
 // hands it to the coordinator as delegated. The Lease is answered as sent: kubelet keeps its
 // resourceVersion, and once the cloud is back a stale one costs it a conflict and a re-read.
-func (m *Middleware) localWrite(w http.ResponseWriter, r *http.Request) {
+func (m *Middleware) localWrite(w http.ResponseWriter, r *http.Request, body []byte) {
 	verb, code := "update", http.StatusOK
 	if r.Method == http.MethodPost {
 		verb, code = "create", http.StatusCreated
-	}
-	body, err := readBody(r.Body)
-	if err != nil {
-		m.count(verb, http.StatusBadRequest)
-		writeStatus(w, http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
-		return
 	}
 	l, err := decodeLease(body)
 	if err != nil {
@@ -287,29 +320,30 @@ func writeStatus(w http.ResponseWriter, code int, reason metav1.StatusReason, me
 	_, _ = w.Write(codec.Status(int32(code), reason, message))
 }
 
-// recorder passes a response through and keeps its status and (bounded) body.
-type recorder struct {
-	http.ResponseWriter
-	code int
-	body bytes.Buffer
+// buffer holds a response from the proxy until the middleware decides what kubelet gets.
+type buffer struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
 }
 
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
+func (b *buffer) Header() http.Header { return b.header }
+
+func (b *buffer) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
 	}
-	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
+func (b *buffer) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.code = http.StatusOK
 	}
-	if r.body.Len()+len(b) <= maxLeaseBody {
-		r.body.Write(b)
+	if b.body.Len()+len(p) > maxLeaseBody {
+		return 0, fmt.Errorf("a Lease response over %d bytes", maxLeaseBody)
 	}
-	return r.ResponseWriter.Write(b)
+	return b.body.Write(p)
 }
 
-// Unwrap lets http.ResponseController reach the underlying writer (flushes).
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+// Flush does nothing: the response is sent whole once complete.
+func (b *buffer) Flush() {}

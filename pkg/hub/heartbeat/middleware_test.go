@@ -33,14 +33,19 @@ type fakeCloud struct {
 	calls []string
 	got   []*coordinationv1.Lease
 	code  int
+	hang  bool // wait for the request's context to end, as a cut link does
 }
 
 func (f *fakeCloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
-	code := f.code
+	code, hang := f.code, f.hang
 	f.mu.Unlock()
+	if hang {
+		<-r.Context().Done()
+		return
+	}
 	if code == 0 {
 		code = http.StatusOK
 	}
@@ -194,6 +199,41 @@ func TestOnlineFailedWriteIsNotMirrored(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if _, err := e.leases.Get(context.Background(), node); err == nil {
 		t.Fatal("a write the cloud refused was mirrored to the coordinator")
+	}
+}
+
+// TestUndeliveredHeartbeatIsDelegated: the health checker still says healthy but the cloud
+// does not take the heartbeat (a 5xx, or no answer at all) — kubelet is answered locally and
+// the Lease delegated, instead of kubelet's heartbeat being lost until the checker notices.
+func TestUndeliveredHeartbeatIsDelegated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code int
+		hang bool
+	}{{"503", http.StatusServiceUnavailable, false}, {"502", http.StatusBadGateway, false}, {"no answer", 0, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, true)
+			e.healthy.Store(true)
+			e.cloud.code, e.cloud.hang = tc.code, tc.hang
+			e.mw.ForwardTimeout = 200 * time.Millisecond
+			renew := time.Now().Truncate(time.Microsecond)
+			start := time.Now()
+			w := e.do(t, http.MethodPut, named, pb, pbFirst, leaseBody(t, pb, ct.Lease(node, "7", renew)))
+			if w.Code != http.StatusOK {
+				t.Fatalf("PUT: %d %s, want a local 200", w.Code, w.Body)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("answered after %s", took)
+			}
+			if got, err := decodeLease(w.Body.Bytes()); err != nil || got.ResourceVersion != "7" {
+				t.Fatalf("PUT answered %+v, %v; want the Lease as sent", got, err)
+			}
+			e.waitMirrored(t, true, renew)
+			// A GET the cloud does not answer is answered from what the hub knows.
+			if w := e.do(t, http.MethodGet, named, "", pbFirst, nil); w.Code != http.StatusOK {
+				t.Fatalf("GET: %d %s", w.Code, w.Body)
+			}
+		})
 	}
 }
 
