@@ -99,6 +99,10 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 			if req.Verb == "watch" && req.Done != nil {
 				resp.Body = newEndOnDone(resp.Body, req.Done)
 			}
+			// Filtered before the tee, so the cache holds what the component was given.
+			if f := filteringOf(r); f != nil {
+				f.filterResponse(r.Context(), resp, req)
+			}
 			if req.Cached {
 				s.teeIntoCache(r.Context(), resp, req)
 			} else if req.RawKey != "" && resp.StatusCode == http.StatusOK {

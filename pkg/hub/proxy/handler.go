@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -23,6 +24,9 @@ type Handler struct {
 	// the first health probe has decided between cloud and cache.
 	Ready     <-chan struct{}
 	ReadyWait time.Duration
+	// Filters, if set, shape the responses to reads (ResponseFilters); every source's response
+	// passes through them.
+	Filters ResponseFilters
 
 	mu      sync.Mutex
 	watches map[string]map[*watchEntry]struct{}
@@ -113,12 +117,44 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var session FilterSession
+	if h.Filters != nil && req.IsRead() {
+		session = h.Filters.Begin(r.Context(), r, req)
+	}
+	if session != nil {
+		defer session.Finish()
+		if req.Verb == "watch" && !isUnsetResourceVersion(req.ResourceVersion) && !req.SendInitialEvents && session.Relist() {
+			logger.V(2).Info("Watch after the response filters changed; answering 410 Gone so the client relists", "resourceVersion", req.ResourceVersion)
+			writeStatus(rec, http.StatusGone, metav1.StatusReasonExpired,
+				"the hub's response filters for "+describe(req)+" changed since resourceVersion "+req.ResourceVersion+"; relist")
+			return
+		}
+	}
 	// Every request is tied to its source, so that a switch also ends requests stuck on a
 	// connection the switch revealed to be dead.
 	entry, unregister := h.register(src.Name(), req.Verb == "watch")
 	defer unregister()
 	req.Done = entry.done
-	src.Serve(rec, r, req)
+	if session == nil {
+		src.Serve(rec, r, req)
+		return
+	}
+	// A change of the filters that apply ends the watch like a source switch does.
+	done, stop := mergeDone(entry.done, session.Ended())
+	defer stop()
+	req.Done = done
+	f := &responseFiltering{session: session}
+	fw := newFilterWriter(r.Context(), rec, f, req.Verb)
+	src.Serve(fw, r.WithContext(context.WithValue(r.Context(), filteringKey{}, f)), req)
+	fw.finish()
+}
+
+type filteringKey struct{}
+
+// filteringOf returns the filter session of a request the Handler passed on, or nil.
+func filteringOf(r *http.Request) *responseFiltering {
+	f, _ := r.Context().Value(filteringKey{}).(*responseFiltering)
+	return f
 }
 
 // statusRecorder remembers the status code for metrics and keeps flushing and hijacking working.

@@ -1,0 +1,401 @@
+package responsefilter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/filter"
+	"github.com/yurt-edge/yurt/pkg/hub/codec"
+	"github.com/yurt-edge/yurt/pkg/hub/proxy"
+)
+
+// serviceNameLabel names an EndpointSlice's Service.
+const serviceNameLabel = "kubernetes.io/service-name"
+
+// session filters one response.
+type session struct {
+	m           *Manager
+	req         filter.Request
+	chain       *filter.Chain
+	node        filter.Node
+	verb        string
+	usesService bool
+	continued   bool
+	chainID     string
+	relist      bool
+	logger      klog.Logger
+
+	view  *view  // nil for a get
+	watch *watch // set for a watch
+	// filtered says FilterBody ran (a list's view was updated from its items).
+	filtered bool
+}
+
+var _ proxy.FilterSession = &session{}
+
+func (s *session) Active() bool { return !s.chain.Empty() }
+
+func (s *session) Relist() bool { return s.relist }
+
+func (s *session) Ended() <-chan struct{} {
+	if s.watch == nil {
+		return nil
+	}
+	return s.watch.ended
+}
+
+// Finish forgets the watch; a list that passed unfiltered leaves a view whose seen objects
+// are unknown.
+func (s *session) Finish() {
+	if s.view == nil {
+		return
+	}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if s.watch != nil {
+		delete(s.view.watches, s.watch)
+		return
+	}
+	if s.verb == "list" && !s.filtered && !s.continued {
+		s.view.listed, s.view.chainID, s.view.known = true, s.chainID, false
+		s.view.seen, s.view.objects = nil, nil
+	}
+}
+
+// resetView starts the client's copy afresh (a list, or a watch that lists); m.mu held.
+func (s *session) resetView(known bool) {
+	v := s.view
+	v.listed, v.chainID, v.known = true, s.chainID, known
+	v.seen = map[string]struct{}{}
+	v.objects = nil
+	if s.usesService {
+		v.objects = map[string]*unstructured.Unstructured{}
+	}
+}
+
+func objectKey(o *unstructured.Unstructured) string { return o.GetNamespace() + "/" + o.GetName() }
+
+// apply runs the chain on one object, logging and counting Ignore errors.
+func (s *session) apply(ctx context.Context, obj *unstructured.Unstructured) (filter.Outcome, error) {
+	out, err := s.chain.Apply(ctx, obj, s.req, s.node)
+	s.noteIgnored(out.Ignored, obj)
+	return out, err
+}
+
+func (s *session) noteIgnored(errs []error, obj *unstructured.Unstructured) {
+	if len(errs) == 0 {
+		return
+	}
+	s.m.ignored.Add(int64(len(errs)))
+	name := ""
+	if obj != nil {
+		name = objectKey(obj)
+	}
+	s.logger.V(2).Info("Response filters failed and were ignored (failurePolicy: Ignore)", "object", name, "errors", errs)
+}
+
+// FilterBody implements proxy.FilterSession.
+func (s *session) FilterBody(ctx context.Context, body []byte, contentType string) ([]byte, error) {
+	protobuf := codec.IsProtobuf(contentType)
+	if s.verb == "get" {
+		obj, err := codec.DecodeObject(body, contentType)
+		if err != nil {
+			return nil, fmt.Errorf("decoding the response to filter it: %w", err)
+		}
+		out, err := s.apply(ctx, obj)
+		if err != nil {
+			return nil, err
+		}
+		if !out.Keep {
+			return nil, proxy.ErrDropped
+		}
+		if out.Object == obj {
+			return body, nil
+		}
+		data, _, err := codec.EncodeObject(out.Object, protobuf)
+		return data, err
+	}
+	list, err := codec.DecodeList(body, contentType)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the list to filter it: %w", err)
+	}
+	lout, err := s.chain.ApplyList(ctx, list, s.req, s.node)
+	if err != nil {
+		return nil, err
+	}
+	s.noteIgnored(lout.Ignored, nil)
+	s.recordList(list, lout)
+	if unchanged(list, lout.List) {
+		return body, nil
+	}
+	content := make(map[string]any, len(lout.List.Object)+1)
+	for k, v := range lout.List.Object {
+		content[k] = v
+	}
+	items := make([]any, len(lout.List.Items))
+	for i := range lout.List.Items {
+		items[i] = lout.List.Items[i].Object
+	}
+	content["items"] = items
+	data, _, err := codec.EncodeObject(&unstructured.Unstructured{Object: content}, protobuf)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the filtered list: %w", err)
+	}
+	return data, nil
+}
+
+// unchanged says the filters kept every item as it was, so the original body can be sent.
+func unchanged(in, out *unstructured.UnstructuredList) bool {
+	if len(in.Items) != len(out.Items) {
+		return false
+	}
+	for i := range in.Items {
+		if reflect.ValueOf(in.Items[i].Object).UnsafePointer() != reflect.ValueOf(out.Items[i].Object).UnsafePointer() {
+			return false
+		}
+	}
+	return true
+}
+
+// recordList makes the list's kept items what the client has seen.
+func (s *session) recordList(in *unstructured.UnstructuredList, out filter.ListOutcome) {
+	s.filtered = true
+	if s.view == nil {
+		return
+	}
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	v := s.view
+	if !s.continued {
+		s.resetView(true)
+	}
+	if v.seen == nil {
+		v.seen = map[string]struct{}{}
+	}
+	for i := range out.List.Items {
+		v.seen[objectKey(&out.List.Items[i])] = struct{}{}
+	}
+	if v.objects != nil {
+		for i := range in.Items {
+			v.objects[objectKey(&in.Items[i])] = &in.Items[i]
+		}
+	}
+}
+
+// watchWriter writes a filtered watch stream.
+type watchWriter struct {
+	out      io.Writer
+	flush    func()
+	protobuf bool
+}
+
+func (w *watchWriter) raw(typ string, object []byte) error {
+	if err := writeEvent(w.out, w.protobuf, typ, object); err != nil {
+		return err
+	}
+	if w.flush != nil {
+		w.flush()
+	}
+	return nil
+}
+
+func (w *watchWriter) object(typ string, obj *unstructured.Unstructured) error {
+	data, _, err := codec.EncodeObject(obj, w.protobuf)
+	if err != nil {
+		return fmt.Errorf("encoding a filtered watch event: %w", err)
+	}
+	return w.raw(typ, data)
+}
+
+// errFilterFailed ends a watch whose failurePolicy: Fail filter failed.
+var errFilterFailed = errors.New("a response filter failed")
+
+// FilterWatch implements proxy.FilterSession.
+func (s *session) FilterWatch(ctx context.Context, in io.Reader, out io.Writer, flush func(), contentType string) error {
+	w := &watchWriter{out: out, flush: flush, protobuf: codec.IsProtobuf(contentType)}
+	type next struct {
+		ev  rawEvent
+		err error
+	}
+	events := make(chan next)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		dec := newEventReader(in, contentType)
+		for {
+			ev, err := dec.next()
+			select {
+			case events <- next{ev, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var resync <-chan struct{}
+	if s.watch != nil && s.usesService {
+		resync = s.watch.notify
+	}
+	for {
+		select {
+		case n := <-events:
+			if n.err != nil {
+				if errors.Is(n.err, io.EOF) {
+					return nil
+				}
+				return n.err
+			}
+			if err := s.watchEvent(ctx, w, n.ev); err != nil {
+				return err
+			}
+		case <-resync:
+			if err := s.resync(ctx, w); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// seenState says whether the client has an object: seen, and whether that answer is certain.
+func (s *session) seenState(key string) (seen, certain bool) {
+	if s.view == nil {
+		return false, false
+	}
+	_, seen = s.view.seen[key]
+	return seen, s.view.known
+}
+
+func (s *session) setSeen(key string, seen bool) {
+	if s.view == nil {
+		return
+	}
+	if s.view.seen == nil {
+		s.view.seen = map[string]struct{}{}
+	}
+	if seen {
+		s.view.seen[key] = struct{}{}
+	} else {
+		delete(s.view.seen, key)
+	}
+}
+
+func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) error {
+	switch ev.Type {
+	case "ADDED", "MODIFIED", "DELETED":
+	default:
+		return w.raw(ev.Type, ev.Object) // BOOKMARK, ERROR: untouched
+	}
+	obj, err := codec.DecodeObject(ev.Object, w.contentType())
+	if err != nil {
+		return fmt.Errorf("decoding a watch event to filter it: %w", err)
+	}
+	key := objectKey(obj)
+	if ev.Type == "DELETED" {
+		s.m.mu.Lock()
+		seen, certain := s.seenState(key)
+		s.setSeen(key, false)
+		if s.view != nil && s.view.objects != nil {
+			delete(s.view.objects, key)
+		}
+		s.m.mu.Unlock()
+		if seen || !certain {
+			return w.raw(ev.Type, ev.Object)
+		}
+		return nil
+	}
+	out, err := s.apply(ctx, obj)
+	if err != nil {
+		s.logger.Info("A response filter failed on a watch event; ending the watch with an error", "object", key, "err", err)
+		_ = w.raw("ERROR", codec.Status(http.StatusInternalServerError, metav1.StatusReasonInternalError, "the hub's response filters failed: "+err.Error()))
+		return fmt.Errorf("%w: %v", errFilterFailed, err)
+	}
+	s.m.mu.Lock()
+	seen, certain := s.seenState(key)
+	s.setSeen(key, out.Keep)
+	if s.view != nil && s.view.objects != nil {
+		s.view.objects[key] = obj
+	}
+	s.m.mu.Unlock()
+	return s.send(w, ev, obj, out, seen, certain)
+}
+
+// send writes the event for an object the filters kept or dropped, given what the client has.
+func (s *session) send(w *watchWriter, ev rawEvent, obj *unstructured.Unstructured, out filter.Outcome, seen, certain bool) error {
+	if !out.Keep {
+		// Dropped: take it away from a client that has it; an ADDED one it cannot have.
+		if seen || (!certain && ev.Type == "MODIFIED") {
+			if ev.Object != nil {
+				return w.raw("DELETED", ev.Object)
+			}
+			return w.object("DELETED", obj)
+		}
+		return nil
+	}
+	typ := ev.Type
+	if !seen && certain {
+		typ = "ADDED" // new to this client, perhaps no longer dropped
+	} else if seen && typ == "ADDED" {
+		typ = "MODIFIED"
+	}
+	if out.Object == obj && ev.Object != nil {
+		return w.raw(typ, ev.Object)
+	}
+	return w.object(typ, out.Object)
+}
+
+// resync re-filters the objects of the Services that changed and sends them again.
+func (s *session) resync(ctx context.Context, w *watchWriter) error {
+	for _, svc := range s.watch.takeResync() {
+		ns, name, _ := strings.Cut(svc, "/")
+		s.m.mu.Lock()
+		var related []*unstructured.Unstructured
+		if s.view != nil {
+			for _, o := range s.view.objects {
+				if o.GetNamespace() == ns && (o.GetName() == name || o.GetLabels()[serviceNameLabel] == name) {
+					related = append(related, o)
+				}
+			}
+		}
+		s.m.mu.Unlock()
+		for _, obj := range related {
+			out, err := s.apply(ctx, obj)
+			if err != nil {
+				s.logger.Info("A response filter failed re-filtering after a Service change; ending the watch with an error", "object", objectKey(obj), "err", err)
+				_ = w.raw("ERROR", codec.Status(http.StatusInternalServerError, metav1.StatusReasonInternalError, "the hub's response filters failed: "+err.Error()))
+				return fmt.Errorf("%w: %v", errFilterFailed, err)
+			}
+			key := objectKey(obj)
+			s.m.mu.Lock()
+			seen, certain := s.seenState(key)
+			s.setSeen(key, out.Keep)
+			s.m.mu.Unlock()
+			if err := s.send(w, rawEvent{Type: "MODIFIED"}, obj, out, seen, certain); err != nil {
+				return err
+			}
+		}
+		if len(related) > 0 {
+			s.logger.V(2).Info("Re-sent objects after their Service changed", "service", svc, "objects", len(related))
+		}
+	}
+	return nil
+}
+
+func (w *watchWriter) contentType() string {
+	if w.protobuf {
+		return codec.MediaTypeProtobuf
+	}
+	return codec.MediaTypeJSON
+}

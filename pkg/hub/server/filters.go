@@ -1,0 +1,34 @@
+package server
+
+import (
+	"context"
+	"net"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/yurt-edge/yurt/pkg/hub/options"
+	"github.com/yurt-edge/yurt/pkg/hub/proxy"
+	"github.com/yurt-edge/yurt/pkg/hub/responsefilter"
+)
+
+// setupFilters gives the proxy its ResponseFilters. The filters, NodePools, Services and this
+// Node are watched through the hub's own proxy as a cached agent, so the last good set is
+// served from the cache after an offline restart. The returned func runs the informers once
+// the proxy listens on proxyLn.
+func setupFilters(o *options.Options, handler *proxy.Handler, logger klog.Logger) (func(ctx context.Context, proxyLn net.Listener), error) {
+	runner, err := responsefilter.NewRunner(responsefilter.RunnerOptions{
+		NodeName: o.NodeName, NodePool: o.NodePool, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handler.Filters = runner.Manager()
+	handler.CacheAgents = handler.CacheAgents.Clone().Insert(responsefilter.UserAgent)
+	return func(ctx context.Context, proxyLn net.Listener) {
+		cfg := &rest.Config{Host: "http://" + proxyLn.Addr().String(), QPS: -1}
+		if err := runner.Run(ctx, cfg); err != nil {
+			logger.Error(err, "Response filters could not start; responses are filtered by the filters loaded so far (none at start)")
+		}
+	}, nil
+}
