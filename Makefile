@@ -56,7 +56,7 @@ update-codegen:
 
 ## local-up: a local cloud (API servers, controllers, built-in filters) and demo pool-a (coordinator, hollow nodes behind their own yurthubs) on loopback; Ctrl-C or make local-down stops it
 local-up: build kube-binaries
-	$(BIN)/yurtctl local up --dir $(OUTPUT)/local --bin-dir $(BIN) --filters-dir $(CURDIR)/artifacts/filters
+	$(BIN)/yurtctl local up --dir $(OUTPUT)/local --bin-dir $(BIN)
 
 ## local-down: stop what make local-up started
 local-down:

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/yurt-edge/yurt/pkg/coordinator/certs"
+	hubopts "github.com/yurt-edge/yurt/pkg/hub/options"
 )
 
 // YurtHubOptions configure a yurthub on the host's loopback, for a node whose kubelet runs on
@@ -21,7 +22,10 @@ type YurtHubOptions struct {
 	// Pool is --nodepool.
 	Pool string
 	// Coordinator, when set, is the pool's yurt-coordinator: the hub gets --coordinator-*
-	// flags and a hub certificate (CN <NodeName>, O <Pool>) signed by the pool CA.
+	// flags and a hub certificate (CN <NodeName>, O <Pool>) signed by the pool CA, and
+	// lease-proxy credentials (user hubopts.LeaseProxyUser, from the stack's client CA) with
+	// which, as pool leader, it renews the Leases of pool nodes cut off from the cloud. That
+	// user's RBAC is artifacts/deploy/20-yurthub-lease-proxy-rbac.yaml.
 	Coordinator *Coordinator
 	// Server is the hub's --server-addr; default the stack's kube-apiserver. A CloudLink's
 	// URL puts a link that can be cut between the hub and the cloud.
@@ -94,6 +98,14 @@ func (s *Stack) StartYurtHub(ctx context.Context, o YurtHubOptions) (*YurtHub, e
 			"--coordinator-cert-file="+certFile,
 			"--coordinator-key-file="+keyFile,
 		)
+		lp, err := s.PKI.NewClientCert(hubopts.LeaseProxyUser, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := lp.Write(filepath.Join(dir, "lease-proxy.crt"), filepath.Join(dir, "lease-proxy.key")); err != nil {
+			return nil, err
+		}
+		base = append(base, "--lease-proxy-client-certificate="+lp.CertFile, "--lease-proxy-client-key="+lp.KeyFile)
 	}
 	name := "yurthub-" + o.NodeName
 	for attempt := 1; ; attempt++ {

@@ -103,9 +103,6 @@ func (o *UpOptions) startDemoPool(ctx context.Context, stack *localstack.Stack, 
 	if _, err := yurt.AppsV1beta2().NodePools().Create(ctx, pool, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating NodePool %s: %w", DemoPool, err)
 	}
-	if err := o.bindNodeRBAC(ctx, stack); err != nil {
-		return err
-	}
 	logger.Info("Starting hollow nodes; they turn Ready in about 25 s", "count", o.HollowNodes, "pool", DemoPool, "throughHubs", o.Hubs)
 	nodes := make([]demoNode, o.HollowNodes)
 	var (
@@ -157,38 +154,6 @@ func (o *UpOptions) startDemoNode(ctx context.Context, stack *localstack.Stack, 
 	}
 	return n, nil
 }
-
-// nodeRBACName is the ClusterRoleBinding giving nodes what the components behind their hubs need.
-const nodeRBACName = "yurt-local:node-proxier"
-
-// bindNodeRBAC binds system:node-proxier to the group system:nodes: everything a hub forwards
-// reaches the cloud with the node's credentials, kube-proxy's requests included (as with
-// OpenYurt; artifacts/deploy/yurthub-rbac.yaml has the full set for a real cluster).
-func (o *UpOptions) bindNodeRBAC(ctx context.Context, stack *localstack.Stack) error {
-	if !o.Hubs {
-		return nil
-	}
-	applied, err := applyObjects(ctx, stack.RESTConfig(), "node RBAC", []byte(nodeRBACManifest))
-	if err != nil {
-		return err
-	}
-	klog.FromContext(ctx).V(2).Info("Applied the nodes' RBAC", "objects", applied)
-	return nil
-}
-
-const nodeRBACManifest = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: ` + nodeRBACName + `
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: system:node-proxier
-subjects:
-- apiGroup: rbac.authorization.k8s.io
-  kind: Group
-  name: system:nodes
-`
 
 // waitPoolReady waits until pool's server-derived status counts want Ready nodes, so the
 // first `kubectl get np` shows them.

@@ -62,7 +62,7 @@ func TestValidateControllers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := NewUpOptions()
-			o.Dir, o.BinDir, o.FiltersDir = t.TempDir(), binFixture(t, tt.yurt, tt.kube), ""
+			o.Dir, o.BinDir, o.Apply = t.TempDir(), binFixture(t, tt.yurt, tt.kube), nil
 			o.Controllers, o.Hubs, o.HollowNodes = tt.controllers, tt.hubs, tt.hollow
 			if err := o.Complete(); err != nil {
 				t.Fatal(err)
@@ -80,35 +80,47 @@ func TestValidateControllers(t *testing.T) {
 	}
 }
 
-func TestValidateFiltersDir(t *testing.T) {
+func TestValidateApply(t *testing.T) {
 	bin := binFixture(t, []string{"yurt-apiserver"}, []string{"kube-apiserver"})
 	file := filepath.Join(t.TempDir(), "f.yaml")
 	if err := os.WriteFile(file, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	missing := filepath.Join(t.TempDir(), "nope")
 	tests := []struct {
-		name, dir string
-		wantErr   bool
+		name  string
+		apply []string
+		want  []string
 	}{
-		{"none", "", false},
-		{"a directory", t.TempDir(), false},
-		{"missing", filepath.Join(t.TempDir(), "nope"), true},
-		{"a file", file, true},
+		{"none", nil, nil},
+		{"a directory and a file", []string{t.TempDir(), file}, nil},
+		{"one missing", []string{file, missing}, []string{"--apply " + missing}},
+		{"the repository's defaults, from its root", prefix(filepath.Join("..", "..", ".."), DefaultApply()), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := NewUpOptions()
-			o.Dir, o.BinDir, o.Controllers, o.FiltersDir = t.TempDir(), bin, false, tt.dir
+			o.Dir, o.BinDir, o.Controllers, o.Apply = t.TempDir(), bin, false, tt.apply
 			if err := o.Complete(); err != nil {
 				t.Fatal(err)
 			}
 			errs := o.Validate()
-			if got := len(errs) > 0; got != tt.wantErr {
-				t.Fatalf("Validate() = %v, want error %v", errs, tt.wantErr)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("Validate() = %v, want %q", errs, tt.want)
 			}
-			if tt.wantErr && !strings.Contains(errs[0].Error(), "--filters-dir") {
-				t.Errorf("error %q does not name --filters-dir", errs[0])
+			for i, w := range tt.want {
+				if !strings.Contains(errs[i].Error(), w) {
+					t.Errorf("error %q does not contain %q", errs[i], w)
+				}
 			}
 		})
 	}
+}
+
+func prefix(dir string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = filepath.Join(dir, p)
+	}
+	return out
 }

@@ -32,17 +32,24 @@ type manifest struct {
 	Object *unstructured.Unstructured
 }
 
-// readManifests reads every *.yaml file in dir, in name order, and splits each into its
-// objects. Documents holding only comments are skipped; an object without apiVersion, kind
-// or name is an error naming its file and position.
-func readManifests(dir string) ([]manifest, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+// readManifests reads path, or every *.yaml file in path when it is a directory (in name
+// order, not recursing), and splits each into its objects. Documents holding only comments
+// are skipped; an object without apiVersion, kind or name is an error naming its file and
+// position.
+func readManifests(path string) ([]manifest, error) {
+	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no *.yaml manifests in %s", dir)
+	files := []string{path}
+	if st.IsDir() {
+		if files, err = filepath.Glob(filepath.Join(path, "*.yaml")); err != nil {
+			return nil, err
+		}
+		sort.Strings(files)
+		if len(files) == 0 {
+			return nil, fmt.Errorf("no *.yaml manifests in %s", path)
+		}
 	}
 	var out []manifest
 	for _, f := range files {
@@ -82,10 +89,10 @@ func decodeManifests(file string, data []byte) ([]manifest, error) {
 	}
 }
 
-// applyManifests server-side applies every object of dir's manifests (as `kubectl apply
+// applyManifests server-side applies every object of path's manifests (as `kubectl apply
 // --server-side --force-conflicts` would) and returns "resource/name" of each, in order.
-func applyManifests(ctx context.Context, cfg *rest.Config, dir string) ([]string, error) {
-	objs, err := readManifests(dir)
+func applyManifests(ctx context.Context, cfg *rest.Config, path string) ([]string, error) {
+	objs, err := readManifests(path)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,16 @@ func TestReadBuiltInFilters(t *testing.T) {
 	}
 }
 
+func TestReadManifestsFile(t *testing.T) {
+	objs, err := readManifests(filepath.Join("..", "..", "..", "artifacts", "deploy", "21-yurthub-rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 3 {
+		t.Errorf("read %d objects from the hub RBAC, want 3", len(objs))
+	}
+}
+
 func TestReadManifestsEmptyDir(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("not a manifest"), 0o644); err != nil {

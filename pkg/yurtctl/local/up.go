@@ -33,8 +33,9 @@ type UpOptions struct {
 	// Hubs puts a yurthub, with the pool's yurt-coordinator, between each hollow node and
 	// kube-apiserver.
 	Hubs bool
-	// FiltersDir holds the ResponseFilter manifests applied at start; empty applies none.
-	FiltersDir string
+	// Apply are manifest files and directories (their *.yaml) applied once the API servers
+	// are up, before any node starts: the built-in ResponseFilters and the hubs' RBAC.
+	Apply []string
 
 	// Out receives the instructions printed once the stack is up.
 	Out io.Writer
@@ -53,7 +54,7 @@ func NewUpOptions() *UpOptions {
 		Controllers:       true,
 		HollowNodes:       2,
 		Hubs:              true,
-		FiltersDir:        filepath.Join("artifacts", "filters"),
+		Apply:             DefaultApply(),
 		Out:               os.Stdout,
 	}
 }
@@ -67,7 +68,17 @@ func (o *UpOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Controllers, "controllers", o.Controllers, "Also run kube-controller-manager and yurt-manager (every controller), with --hollow-nodes kubemark nodes in pool "+DemoPool+".")
 	fs.IntVar(&o.HollowNodes, "hollow-nodes", o.HollowNodes, "Number of kubemark hollow nodes in pool "+DemoPool+" when --controllers is on.")
 	fs.BoolVar(&o.Hubs, "hubs", o.Hubs, "Run each hollow node's kubelet through its own yurthub (on loopback, with the pool's yurt-coordinator) instead of straight to kube-apiserver.")
-	fs.StringVar(&o.FiltersDir, "filters-dir", o.FiltersDir, "Directory of ResponseFilter manifests (the built-in filters) to apply once the API servers are up; empty applies none.")
+	fs.StringSliceVar(&o.Apply, "apply", o.Apply, "Manifest files and directories (their *.yaml) to apply (server-side) once the API servers are up, before the nodes start; relative to the working directory. Empty applies none.")
+}
+
+// DefaultApply are the manifests `yurtctl local up` applies from the repository: the built-in
+// ResponseFilters and the RBAC the hubs' node credentials need.
+func DefaultApply() []string {
+	return []string{
+		filepath.Join("artifacts", "filters"),
+		filepath.Join("artifacts", "deploy", "20-yurthub-lease-proxy-rbac.yaml"),
+		filepath.Join("artifacts", "deploy", "21-yurthub-rbac.yaml"),
+	}
 }
 
 // Complete makes the directories absolute and fills in the kube binary directory.
@@ -75,10 +86,11 @@ func (o *UpOptions) Complete() error {
 	if o.KubeBinDir == "" {
 		o.KubeBinDir = filepath.Join(o.BinDir, "kube")
 	}
-	for _, p := range []*string{&o.Dir, &o.BinDir, &o.KubeBinDir, &o.FiltersDir} {
-		if *p == "" {
-			continue
-		}
+	paths := []*string{&o.Dir, &o.BinDir, &o.KubeBinDir}
+	for i := range o.Apply {
+		paths = append(paths, &o.Apply[i])
+	}
+	for _, p := range paths {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
@@ -102,9 +114,9 @@ func (o *UpOptions) Validate() []error {
 			errs = append(errs, fmt.Errorf("%s is missing: build it with make build kube-binaries", bin))
 		}
 	}
-	if o.FiltersDir != "" {
-		if st, err := os.Stat(o.FiltersDir); err != nil || !st.IsDir() {
-			errs = append(errs, fmt.Errorf("--filters-dir %s is not a directory: run from the repository's root, or pass --filters-dir=\"\" to apply no filters", o.FiltersDir))
+	for _, p := range o.Apply {
+		if _, err := os.Stat(p); err != nil {
+			errs = append(errs, fmt.Errorf("--apply %s: %w (run from the repository's root, or pass --apply= to apply nothing)", p, err))
 		}
 	}
 	return append(errs, o.validateControllers()...)
@@ -205,12 +217,12 @@ func (o *UpOptions) Run(ctx context.Context) (err error) {
 // the pool's coordinator and the demo pool.
 func (o *UpOptions) start(ctx context.Context, stack *localstack.Stack) error {
 	logger := klog.FromContext(ctx)
-	if o.FiltersDir != "" {
-		applied, err := applyManifests(ctx, stack.RESTConfig(), o.FiltersDir)
+	for _, p := range o.Apply {
+		applied, err := applyManifests(ctx, stack.RESTConfig(), p)
 		if err != nil {
-			return fmt.Errorf("applying the filters in %s: %w", o.FiltersDir, err)
+			return fmt.Errorf("applying %s: %w", p, err)
 		}
-		logger.Info("Applied the built-in ResponseFilters", "dir", o.FiltersDir, "objects", applied)
+		logger.Info("Applied manifests", "path", p, "objects", applied)
 	}
 	if err := o.startControllers(ctx, stack); err != nil {
 		return err

@@ -2,15 +2,18 @@ package apiserver
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
 
-// TestArtifactsDryRun applies every manifest under artifacts/ with a server-side dry run
+// TestArtifactsDryRun applies every manifest under artifacts/, subdirectories included
+// (artifacts/deploy/yurthub, artifacts/deploy/yurt-coordinator), with a server-side dry run
 // against the real kube-apiserver (and, through the APIServices, yurt-apiserver), so the
 // deploy manifests, RBAC, APIServices, examples and built-in filters all pass the servers'
 // validation and admission.
@@ -22,13 +25,20 @@ func TestArtifactsDryRun(t *testing.T) {
 	kubectlOK(t, "apply", "-f", filepath.Join(root, "deploy", "00-namespace.yaml"))
 
 	var dirs []string
-	entries, err := os.ReadDir(root)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || path == root {
+			return err
+		}
+		rel, err := filepath.Rel(root, path)
+		dirs = append(dirs, rel)
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range entries {
-		if e.IsDir() {
-			dirs = append(dirs, e.Name())
+	for _, want := range []string{"deploy", filepath.Join("deploy", "yurthub"), filepath.Join("deploy", "yurt-coordinator"), "filters"} {
+		if !slices.Contains(dirs, want) {
+			t.Errorf("artifacts/%s is missing", want)
 		}
 	}
 	if len(dirs) == 0 {
