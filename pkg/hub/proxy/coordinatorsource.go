@@ -95,6 +95,10 @@ type CoordinatorSource struct {
 	// Fallback answers what this source cannot: requests for transformed responses (Table,
 	// PartialObjectMetadata), and a list whose coordinator read failed.
 	Fallback Router
+	// CacheTo, if set, is the cloud source whose on-disk cache (and ordered write queue)
+	// also receives what cached agents get from the coordinator, so that a hub that later
+	// loses both the coordinator and the cloud serves data as recent as the pool's.
+	CacheTo *CloudSource
 	// OnUnavailable is told when the coordinator failed to answer, so the router stops
 	// choosing it before its next health check.
 	OnUnavailable func(error)
@@ -214,9 +218,37 @@ func (s *CoordinatorSource) list(w http.ResponseWriter, r *http.Request, req *Re
 		return
 	}
 	s.observe("list", 0)
+	if cw := s.cacheWriter(r.Context(), req); cw != nil {
+		ct := enc.contentType()
+		s.CacheTo.writes.reserve(req.Resource)(func() { cw.store1(data, ct) })
+	}
 	w.Header().Set("Content-Type", enc.contentType())
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(data)
+}
+
+// cacheWriter returns the cache writer for a cached agent's request, or nil.
+func (s *CoordinatorSource) cacheWriter(ctx context.Context, req *Request) *cacheWriter {
+	if s.CacheTo == nil || s.CacheTo.Store == nil || !req.Cached {
+		return nil
+	}
+	logger := klog.FromContext(ctx).WithValues("resource", req.Resource.String())
+	return &cacheWriter{store: s.CacheTo.Store, metrics: s.CacheTo.Metrics, logger: logger, req: req, queue: &s.CacheTo.writes}
+}
+
+// cacheEvent queues one watch event for the cache, in stream order.
+func (s *CoordinatorSource) cacheEvent(req *Request, apply func(codec.Event), typ watch.EventType, obj runtime.Object) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return
+		}
+		u = &unstructured.Unstructured{Object: content}
+	} else {
+		u = u.DeepCopy()
+	}
+	s.CacheTo.writes.enqueue(req.Resource, func() { apply(codec.Event{Type: string(typ), Object: u}) })
 }
 
 func (s *CoordinatorSource) observe(kind string, delta int) {
@@ -293,17 +325,28 @@ func (s *CoordinatorSource) watch(w http.ResponseWriter, r *http.Request, req *R
 	}
 	defer s.observe("", -1)
 
+	send := func(typ watch.EventType, obj runtime.Object) error { return enc.event(w, typ, obj) }
+	if cw := s.cacheWriter(r.Context(), req); cw != nil {
+		apply := cw.applyWatch()
+		send = func(typ watch.EventType, obj runtime.Object) error {
+			if err := enc.event(w, typ, obj); err != nil {
+				return err
+			}
+			s.cacheEvent(req, apply, typ, obj)
+			return nil
+		}
+	}
 	w.Header().Set("Content-Type", enc.watchContentType())
 	w.Header().Set("Transfer-Encoding", "chunked")
 	w.WriteHeader(http.StatusOK)
 	flush(w)
 	for _, obj := range initial {
-		if err := enc.event(w, watch.Added, obj); err != nil {
+		if err := send(watch.Added, obj); err != nil {
 			return
 		}
 	}
 	if req.SendInitialEvents && req.AllowBookmarks {
-		if err := enc.event(w, watch.Bookmark, enc.bookmark(CoordinatorResourceVersion(epoch, from), true)); err != nil {
+		if err := send(watch.Bookmark, enc.bookmark(CoordinatorResourceVersion(epoch, from), true)); err != nil {
 			return
 		}
 	}
@@ -326,7 +369,7 @@ func (s *CoordinatorSource) watch(w http.ResponseWriter, r *http.Request, req *R
 		} else {
 			setResourceVersion(obj, rv)
 		}
-		if err := enc.event(w, typ, obj); err != nil {
+		if err := send(typ, obj); err != nil {
 			return
 		}
 		if len(wt.ResultChan()) == 0 {

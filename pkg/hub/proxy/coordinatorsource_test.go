@@ -486,3 +486,52 @@ func TestCoordinatorSourceUnavailableFallsBack(t *testing.T) {
 		t.Fatal("OnUnavailable not called")
 	}
 }
+
+// What a cached agent gets from the coordinator also lands in its cache, so a hub that loses
+// the coordinator and the cloud serves the pool's latest data.
+func TestCoordinatorSourceFeedsTheCache(t *testing.T) {
+	f := newCoordFixture(t)
+	cacheStore := newTestStore(t)
+	tee := &CloudSource{Store: cacheStore}
+	f.source.CacheTo = tee
+	f.put(t, ct.ServicesGVR, ct.Service("default", "a", "1"))
+	ctx := context.Background()
+	cs := f.clientset(t, true)
+	list, err := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cs.CoreV1().Services("").Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	f.put(t, ct.ServicesGVR, ct.Service("default", "b", "2"))
+	<-w.ResultChan()
+	if _, err := f.writer.Delete(ctx, ct.ServicesGVR, "default", "a"); err != nil {
+		t.Fatal(err)
+	}
+	<-w.ResultChan()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := tee.WaitForCacheWrites(ctx); err != nil {
+			t.Fatal(err)
+		}
+		items, _ := cacheStore.List(servicesRes, "")
+		var got []string
+		for _, it := range items {
+			got = append(got, it.GetName())
+		}
+		if strings.Join(got, ",") == "b" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cache holds %v, want [b]", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The list resourceVersion is kept too (the cache issues its own from it).
+	if _, err := cacheStore.ListMeta(servicesRes); err != nil {
+		t.Errorf("no list metadata cached: %v", err)
+	}
+}

@@ -27,7 +27,7 @@ type poolData struct {
 
 // setupPool registers the sync task with leaders and routes pool-scoped list/watch through
 // the coordinator; run the returned tracker with Run.
-func setupPool(o *options.Options, coord *coordinator.Client, leaders *leader.Runner, handler *proxy.Handler,
+func setupPool(o *options.Options, coord *coordinator.Client, leaders *leader.Runner, handler *proxy.Handler, cloudSrc *proxy.CloudSource,
 	server func() *url.URL, transport http.RoundTripper, registry prometheus.Registerer, logger klog.Logger) *poolData {
 	p := &poolData{}
 	p.tracker = &pool.Tracker{
@@ -72,6 +72,7 @@ func setupPool(o *options.Options, coord *coordinator.Client, leaders *leader.Ru
 		Store:           store.New(coord, nil),
 		Epoch:           p.tracker.Epoch,
 		Fallback:        base,
+		CacheTo:         cloudSrc,
 		MaxWatchTimeout: o.MaxWatchTimeout,
 		Observe: func(kind string, delta int) {
 			if kind != "" {

@@ -121,7 +121,7 @@ func (c *Config) Run(ctx context.Context) error {
 	}
 	var poolSrc *poolData // pool-scoped data from the coordinator (pool.go)
 	if leaders != nil {
-		poolSrc = setupPool(o, coord, leaders, handler, checker.Server, transports.proxy, m.Registry, logger.WithName("pool"))
+		poolSrc = setupPool(o, coord, leaders, handler, cloudSrc, checker.Server, transports.proxy, m.Registry, logger.WithName("pool"))
 	}
 	checker.OnChange(func(healthy bool) {
 		if leaders != nil {
