@@ -56,14 +56,20 @@ var (
 func serviceName(i int) string { return fmt.Sprintf("svc-%04d", i) }
 func sliceName(i int) string   { return fmt.Sprintf("svc-%04d-bench", i) }
 
-// setup creates, once per run: the RBAC nodes need to act for kube-proxy (system:node-proxier,
-// as test/e2e's edge nodes have, plus get on EndpointSlices for the get measurement), the
-// NodePool, and the anchor workload.
+// setup creates, once per run: the RBAC hubs need (artifacts/deploy/21-yurthub-rbac.yaml, plus
+// get on EndpointSlices for the get measurement, which kube-proxy's role lacks), the NodePool,
+// and the anchor workload.
 func setup(b *testing.B) (*localstack.Stack, *workload) {
 	b.Helper()
 	stack := framework.Stack(b)
 	setupOnce.Do(func() {
 		start := time.Now()
+		// The project's own RBAC for hubs (nodepools and responsefilters for the filter engine,
+		// system:node-proxier for what kube-proxy reads through the hub).
+		if out, err := framework.Kubectl(b, "apply", "-f", framework.RepoPath(b, "artifacts", "deploy", "21-yurthub-rbac.yaml")); err != nil {
+			setupErr = fmt.Errorf("applying the yurthub RBAC: %w\n%s", err, out)
+			return
+		}
 		setupErr = createWorkload(context.Background(), stack)
 		setupTaken = time.Since(start)
 		if setupErr == nil {
@@ -89,7 +95,6 @@ func createWorkload(ctx context.Context, stack *localstack.Stack) error {
 		return err
 	}
 	bindings := []struct{ name, role string }{
-		{"yurthub-bench-node-proxier", "system:node-proxier"},
 		{"yurthub-bench-endpointslice-reader", "yurthub-bench-endpointslice-reader"},
 	}
 	reader := &rbacv1.ClusterRole{
