@@ -93,6 +93,10 @@ func (c *Config) Run(ctx context.Context) error {
 			return cacheSrc
 		},
 	}
+	runFilters, err := setupFilters(o, handler, logger.WithName("filters"))
+	if err != nil {
+		return err
+	}
 	// The pool's coordinator (optional): leader election among the pool's hubs; the leader's
 	// tasks are added to leaders before it runs.
 	var coord *coordinator.Client
@@ -185,6 +189,8 @@ func (c *Config) Run(ctx context.Context) error {
 	errCh := make(chan error, len(servers2))
 	wg.Add(1)
 	go func() { defer wg.Done(); checker.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); runFilters(ctx, proxyLn) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); hb.run(klog.NewContext(ctx, logger.WithName("heartbeat"))) }()
 	if poolSrc != nil {
