@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
 	"github.com/yurt-edge/yurt/pkg/hub/codec"
@@ -44,8 +45,23 @@ type FilterSession interface {
 	// after each event. It returns at the end of in, when out fails, or when it ends the stream
 	// itself (a failurePolicy: Fail error, sent to the client as an ERROR event).
 	FilterWatch(ctx context.Context, in io.Reader, out io.Writer, flush func(), contentType string) error
+	// FilterObject filters one object as the response's objects are (no watch conversions).
+	FilterObject(ctx context.Context, obj *unstructured.Unstructured) (out *unstructured.Unstructured, keep bool, err error)
 	// Finish is called once the response is complete.
 	Finish()
+}
+
+// CacheFilter is for sources that write the cache themselves from objects rather than from
+// a response body (the coordinator's): it returns the object to store for one they send on
+// r — as filtered for the requesting component — or keep=false when the component is not
+// given it (do not store it; for a watch MODIFIED, delete it from the cache). It returns nil
+// when no filter applies to r. The cloud source needs none: it tees the filtered body.
+func CacheFilter(r *http.Request) func(ctx context.Context, obj *unstructured.Unstructured) (out *unstructured.Unstructured, keep bool, err error) {
+	f := filteringOf(r)
+	if f == nil || !f.session.Active() {
+		return nil
+	}
+	return f.session.FilterObject
 }
 
 // ErrDropped is returned by FilterSession.FilterBody when the object of a get was dropped.

@@ -546,3 +546,36 @@ func TestCacheSourceResponsesAreFiltered(t *testing.T) {
 		}
 	}
 }
+
+// cacheFilterSource stands for a source that writes the cache itself (the coordinator's).
+type cacheFilterSource struct {
+	got map[string]bool
+}
+
+func (c *cacheFilterSource) Name() string                   { return "coordinator" }
+func (c *cacheFilterSource) OwnsResourceVersion(string) bool { return true }
+func (c *cacheFilterSource) Serve(w http.ResponseWriter, r *http.Request, _ *proxy.Request) {
+	if f := proxy.CacheFilter(r); f != nil {
+		for _, o := range []*unstructured.Unstructured{svc("a", "1", false), svc("hidden", "2", true)} {
+			_, keep, err := f(r.Context(), o)
+			if err == nil {
+				c.got[o.GetName()] = keep
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func TestCacheFilterForSourcesThatCacheObjects(t *testing.T) {
+	logger, _ := ktesting.NewTestContext(t)
+	m := NewManager(ManagerOptions{Logger: logger})
+	m.SetFilters([]*filter.Filter{compile(t, nil, "drop-hidden", appsv1alpha1.Fail, []string{"kube-proxy"}, "", "services", keepVisible)})
+	src := &cacheFilterSource{got: map[string]bool{}}
+	h := &proxy.Handler{CacheAgents: sets.New("kube-proxy"), Logger: logger, Filters: m, Route: func(*proxy.Request) proxy.Source { return src }}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	get(t, srv.URL+"/api/v1/services", false)
+	if !src.got["a"] || src.got["hidden"] || len(src.got) != 2 {
+		t.Errorf("CacheFilter verdicts %v, want a kept, hidden dropped", src.got)
+	}
+}

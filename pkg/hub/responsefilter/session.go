@@ -103,6 +103,15 @@ func (s *session) noteIgnored(errs []error, obj *unstructured.Unstructured) {
 	s.logger.V(2).Info("Response filters failed and were ignored (failurePolicy: Ignore)", "object", name, "errors", errs)
 }
 
+// FilterObject implements proxy.FilterSession.
+func (s *session) FilterObject(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, bool, error) {
+	out, err := s.apply(ctx, obj)
+	if err != nil {
+		return nil, false, err
+	}
+	return out.Object, out.Keep, nil
+}
+
 // FilterBody implements proxy.FilterSession.
 func (s *session) FilterBody(ctx context.Context, body []byte, contentType string) ([]byte, error) {
 	protobuf := codec.IsProtobuf(contentType)
