@@ -70,12 +70,17 @@ type Outcome struct {
 // request fails. With Ignore, the object passes that filter unchanged. obj is not modified;
 // the result may share unchanged parts with it (see Filter.Evaluate).
 func (c *Chain) Apply(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Outcome, error) {
+	return c.apply(ctx, obj, req, newInputs(req, node))
+}
+
+// apply is Apply with the request and node converted to CEL values once per response.
+func (c *Chain) apply(ctx context.Context, obj *unstructured.Unstructured, req Request, in inputs) (Outcome, error) {
 	out := Outcome{Object: obj, Keep: true}
 	for _, f := range c.filters {
 		if !f.Matches(req) {
 			continue
 		}
-		res, err := f.Evaluate(ctx, out.Object, req, node)
+		res, err := f.evaluate(ctx, out.Object, in)
 		if err != nil {
 			if f.FailurePolicy == appsv1alpha1.Ignore {
 				out.Ignored = append(out.Ignored, err)
@@ -111,6 +116,7 @@ func (c *Chain) ApplyList(ctx context.Context, list *unstructured.UnstructuredLi
 		List:    &unstructured.UnstructuredList{Object: list.Object, Items: make([]unstructured.Unstructured, 0, len(list.Items))},
 		Dropped: map[string]string{},
 	}
+	in := newInputs(req, node)
 	itemGVK := list.GroupVersionKind()
 	itemGVK.Kind = strings.TrimSuffix(itemGVK.Kind, "List")
 	for i := range list.Items {
@@ -123,7 +129,7 @@ func (c *Chain) ApplyList(ctx context.Context, list *unstructured.UnstructuredLi
 			withKind.SetGroupVersionKind(itemGVK)
 			item = withKind
 		}
-		o, err := c.Apply(ctx, item, req, node)
+		o, err := c.apply(ctx, item, req, in)
 		if err != nil {
 			return ListOutcome{}, err
 		}

@@ -173,6 +173,7 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 		FailurePolicy: policy,
 		match:         *spec.Match.DeepCopy(),
 		variablesType: variablesType,
+		variableSet:   newVariableSet(variablesType.TypeName()),
 		budget:        c.budget,
 		typeConverter: c.typeConverter,
 	}
@@ -197,7 +198,7 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 		p, outType, verrs := compile(v.Expression, varsPath.Index(i).Child("expression"), nil)
 		errs = append(errs, verrs...)
 		variablesType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(outType), true, nil, nil)
-		f.variables = append(f.variables, compiledVariable{name: v.Name, program: p})
+		f.variableSet.add(v.Name, p)
 	}
 
 	condPath := specPath.Child("matchConditions")

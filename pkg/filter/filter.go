@@ -10,13 +10,11 @@ import (
 	"github.com/google/cel-go/cel"
 	celtypes "github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
-	"github.com/google/cel-go/interpreter"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	apiservercel "k8s.io/apiserver/pkg/cel"
-	"k8s.io/apiserver/pkg/cel/lazy"
 
 	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
 )
@@ -52,7 +50,7 @@ type Filter struct {
 
 	match         appsv1alpha1.MatchResources
 	variablesType *apiservercel.DeclType
-	variables     []compiledVariable
+	variableSet   *variableSet
 	conditions    []compiledExpression
 	keep          *compiledExpression
 	mutations     []compiledMutation
@@ -74,11 +72,6 @@ func (f *Filter) UsesNodePool() bool { return f.usesNodePool }
 type compiledExpression struct {
 	name    string
 	path    string
-	program cel.Program
-}
-
-type compiledVariable struct {
-	name    string
 	program cel.Program
 }
 
@@ -148,14 +141,16 @@ var ErrOutOfBudget = errors.New("cost budget exceeded")
 // read-only (deep-copy before changing either in place). ApplyConfiguration mutations need obj's apiVersion and kind (list items sent by
 // an API server lack them; set them from the list's kind before filtering).
 func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, req Request, node Node) (Result, error) {
+	return f.evaluate(ctx, obj, newInputs(req, node))
+}
+
+// evaluate is Evaluate with the request and node already converted, once per response.
+func (f *Filter) evaluate(ctx context.Context, obj *unstructured.Unstructured, in inputs) (Result, error) {
 	if obj == nil || obj.Object == nil {
 		return Result{}, &EvaluationError{Filter: f.Name, Field: "object", Err: errors.New("no object to filter")}
 	}
 	ev := &evaluation{filter: f, remaining: f.budget}
-	// Wrapped once, not on every access.
-	reqVal := celtypes.DefaultTypeAdapter.NativeToValue(requestValue(req))
-	nodeVal := celtypes.DefaultTypeAdapter.NativeToValue(nodeValue(node))
-	act := ev.newActivation(ctx, obj.Object, reqVal, nodeVal)
+	act := ev.newActivation(ctx, obj.Object, in)
 
 	for _, c := range f.conditions {
 		ok, err := ev.evalBool(ctx, act, &c)
@@ -180,7 +175,7 @@ func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, r
 		m := &f.mutations[i]
 		if i > 0 {
 			// Variables are evaluated afresh against the mutated object.
-			act = ev.newActivation(ctx, current.Object, reqVal, nodeVal)
+			act = ev.newActivation(ctx, current.Object, in)
 		}
 		val, err := ev.eval(ctx, act, &m.compiledExpression)
 		if err != nil {
@@ -195,21 +190,6 @@ func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, r
 	return Result{Object: current, Keep: true, Cost: ev.spent()}, nil
 }
 
-func requestValue(r Request) map[string]any {
-	return map[string]any{
-		"userAgent": r.UserAgent, "verb": r.Verb, "group": r.Group, "version": r.Version,
-		"resource": r.Resource, "namespace": r.Namespace, "name": r.Name,
-	}
-}
-
-func nodeValue(n Node) map[string]any {
-	labels := n.Labels
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	return map[string]any{"name": n.Name, "labels": labels, "pool": n.Pool}
-}
-
 // evaluation tracks the cost budget of one filter on one object.
 type evaluation struct {
 	filter    *Filter
@@ -220,48 +200,6 @@ type evaluation struct {
 }
 
 func (ev *evaluation) spent() int64 { return ev.filter.budget - ev.remaining }
-
-// activation resolves the filter's variables for one object.
-type activation struct {
-	object    ref.Val
-	request   ref.Val
-	node      ref.Val
-	variables ref.Val
-}
-
-func (a *activation) ResolveName(name string) (any, bool) {
-	switch name {
-	case ObjectVarName:
-		return a.object, true
-	case RequestVarName:
-		return a.request, true
-	case NodeVarName:
-		return a.node, true
-	case VariablesVarName:
-		return a.variables, true
-	}
-	return nil, false
-}
-
-func (a *activation) Parent() interpreter.Activation { return nil }
-
-func (ev *evaluation) newActivation(ctx context.Context, object map[string]any, req, node ref.Val) *activation {
-	act := &activation{object: celtypes.DefaultTypeAdapter.NativeToValue(object), request: req, node: node}
-	vars := lazy.NewMapValue(ev.filter.variablesType)
-	for _, v := range ev.filter.variables {
-		v := v
-		vars.Append(v.name, func(*lazy.MapValue) ref.Val {
-			val, details, err := v.program.ContextEval(ctx, act)
-			ev.varCost += actualCost(details)
-			if err != nil {
-				return celtypes.NewErr("variable %q: %v", v.name, err)
-			}
-			return val
-		})
-	}
-	act.variables = vars
-	return act
-}
 
 func actualCost(details *cel.EvalDetails) int64 {
 	if details == nil || details.ActualCost() == nil {
