@@ -141,8 +141,8 @@ func (o *UpOptions) startDemoNode(ctx context.Context, stack *localstack.Stack, 
 		n.Link = link
 		hub, err := stack.StartYurtHub(ctx, localstack.YurtHubOptions{
 			NodeName: name, Pool: DemoPool, Coordinator: coord, Server: link.URL(),
-			// kubemark's kubelet introduces itself as "kubemark"; cache it as the kubelet.
-			ExtraArgs: []string{"--cache-agents=kubelet,kubemark,kube-proxy,coredns"},
+			// kubemark's kubelet introduces itself as "hollow-kubelet"; cache it as a kubelet.
+			ExtraArgs: []string{"--cache-agents=kubelet,hollow-kubelet,kube-proxy,coredns"},
 		})
 		if err != nil {
 			return n, fmt.Errorf("starting the yurthub of %s: %w", name, err)

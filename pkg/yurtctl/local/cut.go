@@ -89,7 +89,11 @@ func (o *CutOptions) Run(ctx context.Context) error {
 	dir := filepath.Join(o.Dir, linksDirName)
 	stateFile := filepath.Join(dir, o.Node+linkStateFile)
 	if _, err := os.Stat(stateFile); err != nil {
-		return fmt.Errorf("node %s has no cloud link to cut (nodes behind a hub: %s)", o.Node, strings.Join(linkedNodes(dir), ", "))
+		nodes := linkedNodes(dir)
+		if len(nodes) == 0 {
+			return fmt.Errorf("node %s has no cloud link to cut: no node of this run talks through a hub (see yurtctl local up --hubs)", o.Node)
+		}
+		return fmt.Errorf("node %s has no cloud link to cut; the nodes behind a hub are: %s", o.Node, strings.Join(nodes, ", "))
 	}
 	want, cutFile := stateCut, filepath.Join(dir, o.Node+linkCutFile)
 	if o.Heal {
