@@ -23,6 +23,11 @@ func TestArtifactsDryRun(t *testing.T) {
 	// The namespace must exist for the namespaced objects' dry run to get past admission;
 	// creating it is harmless in the shared test cluster.
 	kubectlOK(t, "apply", "-f", filepath.Join(root, "deploy", "00-namespace.yaml"))
+	// Pods (the yurthub static-pod example) are admitted only with their ServiceAccount
+	// present; the test cluster runs no controller that makes kube-system/default.
+	if out, err := framework.KubectlStdin(t, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: kube-system}\n", "apply", "-f", "-"); err != nil {
+		t.Fatalf("creating kube-system/default: %v: %s", err, out)
+	}
 
 	var dirs []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
