@@ -50,10 +50,9 @@ func newInputs(req Request, node Node) inputs {
 
 // activation resolves the inputs of one evaluation of a filter on one object.
 type activation struct {
-	// object is the unstructured content itself, not a CEL value: cel-go selects fields of a
-	// map[string]any directly and converts only the value an expression ends with, where a
-	// wrapped map converts every intermediate map it passes through.
-	object    map[string]any
+	// object wraps the unstructured content so that each part read is converted once per
+	// evaluation, however many expressions and loop iterations read it (see unstructuredMap).
+	object    ref.Val
 	request   ref.Val
 	node      ref.Val
 	variables *lazyVariables
@@ -78,7 +77,7 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // newActivation binds an object and the inputs; the filter's variables are evaluated when an
 // expression first reads them, at most once.
 func (ev *evaluation) newActivation(ctx context.Context, object map[string]any, in inputs) *activation {
-	act := &activation{object: object, request: in.request, node: in.node}
+	act := &activation{object: &unstructuredMap{m: object}, request: in.request, node: in.node}
 	vars := ev.filter.variableSet
 	act.variables = &lazyVariables{set: vars, ev: ev, ctx: ctx, act: act}
 	if n := len(vars.names); n > 0 {
