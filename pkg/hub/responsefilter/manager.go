@@ -127,6 +127,26 @@ func (m *Manager) ServiceChanged(namespace, name string) {
 	}
 }
 
+// NodePoolsChanged re-filters, on every open watch whose filters call nodePool(), every object
+// the watch has sent (a node changed pools, so whose endpoints are "in this pool" changed).
+func (m *Manager) NodePoolsChanged() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, v := range m.views {
+		if v.objects == nil {
+			continue
+		}
+		for w := range v.watches {
+			if w.usesNodePool {
+				w.requestResync(resyncAll)
+			}
+		}
+	}
+}
+
+// resyncAll asks a watch to re-filter every object it keeps.
+const resyncAll = "*"
+
 // viewKey identifies what one client keeps in sync: a list and the watches continuing it.
 type viewKey struct {
 	component, group, version, resource, namespace, labels, fields string
@@ -169,9 +189,10 @@ func viewChainID(chain *filter.Chain, req filter.Request) string {
 
 // watch is one open watch.
 type watch struct {
-	chainID string
-	once    sync.Once
-	ended   chan struct{}
+	chainID      string
+	usesNodePool bool
+	once         sync.Once
+	ended        chan struct{}
 
 	mu      sync.Mutex
 	pending map[string]struct{} // namespace/name of Services to resync
@@ -238,9 +259,8 @@ func (m *Manager) Begin(ctx context.Context, r *http.Request, req *proxy.Request
 		logger: klog.FromContext(ctx),
 	}
 	for _, f := range chain.Filters() {
-		if f.UsesService() {
-			s.usesService = true
-		}
+		s.usesService = s.usesService || f.UsesService()
+		s.usesNodePool = s.usesNodePool || f.UsesNodePool()
 	}
 	if req.Verb == "get" {
 		return s
@@ -272,6 +292,7 @@ func (m *Manager) Begin(ctx context.Context, r *http.Request, req *proxy.Request
 			s.relist = true
 		}
 		s.watch = newWatch(id)
+		s.watch.usesNodePool = s.usesNodePool
 		v.watches[s.watch] = struct{}{}
 	}
 	return s

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -30,9 +31,14 @@ import (
 type fakeLookup struct {
 	mu       sync.Mutex
 	services map[string]map[string]any
+	pools    map[string]string
 }
 
-func (l *fakeLookup) NodePool(string) string { return "" }
+func (l *fakeLookup) NodePool(n string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pools[n]
+}
 func (l *fakeLookup) Service(ns, name string) (map[string]any, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -552,7 +558,7 @@ type cacheFilterSource struct {
 	got map[string]bool
 }
 
-func (c *cacheFilterSource) Name() string                   { return "coordinator" }
+func (c *cacheFilterSource) Name() string                    { return "coordinator" }
 func (c *cacheFilterSource) OwnsResourceVersion(string) bool { return true }
 func (c *cacheFilterSource) Serve(w http.ResponseWriter, r *http.Request, _ *proxy.Request) {
 	if f := proxy.CacheFilter(r); f != nil {
@@ -577,5 +583,32 @@ func TestCacheFilterForSourcesThatCacheObjects(t *testing.T) {
 	get(t, srv.URL+"/api/v1/services", false)
 	if !src.got["a"] || src.got["hidden"] || len(src.got) != 2 {
 		t.Errorf("CacheFilter verdicts %v, want a kept, hidden dropped", src.got)
+	}
+}
+
+// When pools change, open watches whose filters call nodePool() re-filter what they sent.
+func TestNodePoolChangeRefiltersOpenWatches(t *testing.T) {
+	lookup := &fakeLookup{pools: map[string]string{"n1": "a", "n2": "b"}}
+	cloud := newFakeCloud(t)
+	s1, s2 := slice("on-n1", "web", "1"), slice("on-n2", "web", "2")
+	s1.SetLabels(map[string]string{"node": "n1"})
+	s2.SetLabels(map[string]string{"node": "n2"})
+	cloud.items["endpointslices"] = []*unstructured.Unstructured{s1, s2}
+	keep := "nodePool(object.metadata.labels['node']) == node.pool" // the hub's node is in pool a
+	h := newHub(t, cloud, compile(t, lookup, "same-pool", appsv1alpha1.Fail, []string{"kube-proxy"}, "discovery.k8s.io", "endpointslices", keep))
+	_, data := get(t, h.srv.URL+"/apis/discovery.k8s.io/v1/endpointslices", false)
+	list, _ := codec.DecodeList(data, codec.MediaTypeJSON)
+	if got := strings.Join(names(list.Items), ","); got != "on-n1" {
+		t.Fatalf("list: %s", got)
+	}
+	ws := openWatch(t, h.srv.URL+"/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=100", false)
+	lookup.mu.Lock()
+	lookup.pools = map[string]string{"n1": "b", "n2": "a"}
+	lookup.mu.Unlock()
+	h.manager.NodePoolsChanged()
+	got := []string{describeEv(ws.next(t)), describeEv(ws.next(t))}
+	sort.Strings(got)
+	if strings.Join(got, ",") != "ADDED on-n2,DELETED on-n1" {
+		t.Fatalf("after n1 and n2 swapped pools: %v", got)
 	}
 }

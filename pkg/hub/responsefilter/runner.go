@@ -3,6 +3,7 @@ package responsefilter
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -273,6 +274,11 @@ func (r *Runner) reloadPools(nps []*appsv1beta2.NodePool) {
 		}
 	}
 	r.mu.Lock()
+	changed := !maps.Equal(r.pools, m)
 	r.pools = m
 	r.mu.Unlock()
+	// Pool status also changes with node readiness; only membership matters to filters.
+	if changed {
+		r.manager.NodePoolsChanged()
+	}
 }

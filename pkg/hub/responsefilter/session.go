@@ -29,10 +29,12 @@ type session struct {
 	node        filter.Node
 	verb        string
 	usesService bool
-	continued   bool
-	chainID     string
-	relist      bool
-	logger      klog.Logger
+	// usesNodePool: the filters call nodePool(); objects are kept for a re-filter when pools change.
+	usesNodePool bool
+	continued    bool
+	chainID      string
+	relist       bool
+	logger       klog.Logger
 
 	view  *view  // nil for a get
 	watch *watch // set for a watch
@@ -77,7 +79,7 @@ func (s *session) resetView(known bool) {
 	v.listed, v.chainID, v.known = true, s.chainID, known
 	v.seen = map[string]struct{}{}
 	v.objects = nil
-	if s.usesService {
+	if s.usesService || s.usesNodePool {
 		v.objects = map[string]*unstructured.Unstructured{}
 	}
 }
@@ -253,7 +255,7 @@ func (s *session) FilterWatch(ctx context.Context, in io.Reader, out io.Writer, 
 		}
 	}()
 	var resync <-chan struct{}
-	if s.watch != nil && s.usesService {
+	if s.watch != nil && (s.usesService || s.usesNodePool) {
 		resync = s.watch.notify
 	}
 	for {
@@ -365,7 +367,8 @@ func (s *session) send(w *watchWriter, ev rawEvent, obj *unstructured.Unstructur
 	return w.object(typ, out.Object)
 }
 
-// resync re-filters the objects of the Services that changed and sends them again.
+// resync re-filters the objects of the Services that changed (or all of them, when pools
+// changed) and sends them again.
 func (s *session) resync(ctx context.Context, w *watchWriter) error {
 	for _, svc := range s.watch.takeResync() {
 		ns, name, _ := strings.Cut(svc, "/")
@@ -373,7 +376,7 @@ func (s *session) resync(ctx context.Context, w *watchWriter) error {
 		var related []*unstructured.Unstructured
 		if s.view != nil {
 			for _, o := range s.view.objects {
-				if o.GetNamespace() == ns && (o.GetName() == name || o.GetLabels()[serviceNameLabel] == name) {
+				if svc == resyncAll || o.GetNamespace() == ns && (o.GetName() == name || o.GetLabels()[serviceNameLabel] == name) {
 					related = append(related, o)
 				}
 			}

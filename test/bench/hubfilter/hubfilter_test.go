@@ -164,11 +164,11 @@ type hubProc struct {
 	proc                     *localstack.Process
 }
 
-// startHub starts bin/yurthub on loopback as node 0 (pool a), caching both measured
-// components so the two sides differ only in filtering.
-func startHub(ctx context.Context, stack *localstack.Stack, root string) (*hubProc, error) {
+// startHub starts bin/yurthub on loopback as node 0 (pool a). cacheAgents names the cached
+// components: both measured ones or neither, so the two sides differ only in filtering.
+func startHub(ctx context.Context, stack *localstack.Stack, root, id, cacheAgents string) (*hubProc, error) {
 	name := nodeName(0)
-	dir := filepath.Join(stack.Dir, "bench-hubfilter")
+	dir := filepath.Join(stack.Dir, "bench-hubfilter-"+id)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -192,9 +192,9 @@ func startHub(ctx context.Context, stack *localstack.Stack, root string) (*hubPr
 		"--server-addr=" + stack.KubeAPIServerURL, "--node-name=" + name, "--nodepool=" + poolOf(0),
 		"--certificate-authority=" + stack.PKI.CA.CertFile, "--client-certificate=" + certFile, "--client-key=" + keyFile,
 		"--cache-dir=" + filepath.Join(dir, "cache"), "--proxy-address=" + proxyAddr, "--server-address=" + serverAddr,
-		"--cache-agents=kube-proxy,bench-unfiltered", "--heartbeat-timeout=5s", "-v=1",
+		"--cache-agents=" + cacheAgents, "--heartbeat-timeout=5s", "-v=1",
 	}
-	proc, err := localstack.StartProcess("yurthub-bench-filter", filepath.Join(root, "bin", "yurthub"), args, stack.LogFile("yurthub-bench-filter"))
+	proc, err := localstack.StartProcess("yurthub-bench-filter-"+id, filepath.Join(root, "bin", "yurthub"), args, stack.LogFile("yurthub-bench-filter-"+id))
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +284,100 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
 
+type result struct {
+	times [][]time.Duration
+	sizes []int
+	// cpu is the hub's CPU time (user+system) spent during each side's requests, in total.
+	cpu []time.Duration
+}
+
+// cpuTime is a process's user+system CPU time so far (/proc/<pid>/stat, clock ticks of 10ms).
+func cpuTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command (which may hold spaces) start after the last ')'.
+	fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+2:]))
+	var utime, stime int64
+	if _, err := fmt.Sscan(fields[11], &utime); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(fields[12], &stime); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+func sidesFor(direct *http.Client, apiURL string, hub *hubProc) []side {
+	hubClient := &http.Client{Timeout: 2 * time.Minute}
+	return []side{
+		{"direct to kube-apiserver", direct, apiURL, filteredUA},
+		{"hub, unfiltered (no filter matches)", hubClient, hub.proxyURL, unfilteredUA},
+		{"hub, filtered (servicetopology)", hubClient, hub.proxyURL, filteredUA},
+	}
+}
+
+// waitFiltered waits until the hub has loaded the filter and the Services through its own
+// informers: the filtered side really is filtered (half the endpoints are in the other pool).
+func waitFiltered(b *testing.B, s side, listPath string) {
+	b.Helper()
+	total := numServices * slicesPerService * endpointsPerSlice
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, body, ct, err := fetch(s, listPath, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		items, eps, err := endpoints(body, ct)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if items == numServices*slicesPerService && eps == total/2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the filtered list has %d slices and %d endpoints, want %d and %d", items, eps, numServices*slicesPerService, total/2)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// measure lists on every side, warmup then rounds times, the sides taking turns with the
+// first side rotating each round.
+func measure(b *testing.B, sides []side, listPath string, pb bool, hubPid int) *result {
+	b.Helper()
+	r := &result{times: make([][]time.Duration, len(sides)), sizes: make([]int, len(sides)), cpu: make([]time.Duration, len(sides))}
+	for round := -warmup; round < rounds; round++ {
+		for k := range sides {
+			i := (k + round + warmup) % len(sides)
+			cpu0, err := cpuTime(hubPid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, body, ct, err := fetch(sides[i], listPath, pb)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cpu1, err := cpuTime(hubPid)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if round >= 0 {
+				r.cpu[i] += cpu1 - cpu0
+			}
+			if codec.IsProtobuf(ct) != pb {
+				b.Fatalf("%s: content type %s", sides[i].name, ct)
+			}
+			if round >= 0 {
+				r.times[i] = append(r.times[i], d)
+				r.sizes[i] = len(body)
+			}
+		}
+	}
+	return r
+}
+
 // BenchmarkHubFilteredList: see the package comment.
 func BenchmarkHubFilteredList(b *testing.B) {
 	stack := framework.Stack(b)
@@ -299,80 +393,47 @@ func BenchmarkHubFilteredList(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("created %d services, %d endpointslices of %d endpoints in %s", numServices, numServices*slicesPerService, endpointsPerSlice, time.Since(start).Round(time.Millisecond))
-	hub, err := startHub(ctx, stack, root)
-	if err != nil {
-		b.Fatal(err)
+	type config struct {
+		name, id, cacheAgents string
+		hub                   *hubProc
+		results               map[bool]*result
 	}
-	b.Cleanup(func() { _ = hub.proc.Stop(10 * time.Second) })
-
+	configs := []*config{
+		{name: "neither side cached (the filter's cost alone)", id: "uncached", cacheAgents: "kubelet"},
+		{name: "both sides cached (the hub also writes each response to its disk cache)", id: "cached", cacheAgents: "kube-proxy,bench-unfiltered"},
+	}
+	for _, c := range configs {
+		hub, err := startHub(ctx, stack, root, c.id, c.cacheAgents)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.hub = hub
+		b.Cleanup(func() { _ = hub.proc.Stop(10 * time.Second) })
+	}
 	directCfg := &rest.Config{Host: stack.KubeAPIServerURL, QPS: -1, TLSClientConfig: rest.TLSClientConfig{
-		CAFile: stack.PKI.CA.CertFile, CertFile: filepath.Join(hub.dir, "node.crt"), KeyFile: filepath.Join(hub.dir, "node.key"),
+		CAFile: stack.PKI.CA.CertFile, CertFile: filepath.Join(configs[0].hub.dir, "node.crt"), KeyFile: filepath.Join(configs[0].hub.dir, "node.key"),
 	}}
 	directClient, err := rest.HTTPClientFor(directCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	hubClient := &http.Client{Timeout: 2 * time.Minute}
-	sides := []side{
-		{"direct to kube-apiserver", directClient, stack.KubeAPIServerURL, filteredUA},
-		{"hub, unfiltered (no filter matches)", hubClient, hub.proxyURL, unfilteredUA},
-		{"hub, filtered (servicetopology)", hubClient, hub.proxyURL, filteredUA},
-	}
 	listPath := "/apis/discovery.k8s.io/v1/namespaces/" + benchNS + "/endpointslices"
-
-	// The hub loads the filter and the Services through its own informers: wait until the
-	// filtered side really is filtered (half the endpoints are in the other pool).
-	total := numServices * slicesPerService * endpointsPerSlice
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, body, ct, err := fetch(sides[2], listPath, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		items, eps, err := endpoints(body, ct)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if items == numServices*slicesPerService && eps == total/2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the filtered list has %d slices and %d endpoints, want %d and %d", items, eps, numServices*slicesPerService, total/2)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-
-	type result struct {
-		times [][]time.Duration
-		sizes []int
-	}
-	results := map[bool]*result{}
 	for b.Loop() {
-		for _, pb := range []bool{true, false} {
-			r := &result{times: make([][]time.Duration, len(sides)), sizes: make([]int, len(sides))}
-			for round := -warmup; round < rounds; round++ {
-				for k := range sides {
-					i := (k + round + warmup) % len(sides)
-					d, body, ct, err := fetch(sides[i], listPath, pb)
-					if err != nil {
-						b.Fatal(err)
-					}
-					if codec.IsProtobuf(ct) != pb {
-						b.Fatalf("%s: content type %s", sides[i].name, ct)
-					}
-					if round >= 0 {
-						r.times[i] = append(r.times[i], d)
-						r.sizes[i] = len(body)
-					}
-				}
+		for _, c := range configs {
+			sides := sidesFor(directClient, stack.KubeAPIServerURL, c.hub)
+			waitFiltered(b, sides[2], listPath)
+			c.results = map[bool]*result{}
+			for _, pb := range []bool{true, false} {
+				c.results[pb] = measure(b, sides, listPath, pb, c.hub.proc.Pid())
 			}
-			results[pb] = r
+			select {
+			case <-c.hub.proc.Done():
+				b.Fatalf("yurthub exited: %v", c.hub.proc.ExitError())
+			default:
+			}
+			// Let the cached hub's writes finish before the next configuration runs.
+			time.Sleep(3 * time.Second)
 		}
-	}
-	select {
-	case <-hub.proc.Done():
-		b.Fatalf("yurthub exited: %v", hub.proc.ExitError())
-	default:
 	}
 
 	var sb strings.Builder
@@ -380,30 +441,41 @@ func BenchmarkHubFilteredList(b *testing.B) {
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	sb.WriteString("`go test -run '^$' -bench . -benchtime 1x -timeout 20m ./test/bench/hubfilter/` (test/bench/hubfilter).\n\n")
 	fmt.Fprintf(&sb, "A list of %d EndpointSlices (%d Services annotated `openyurt.io/topologyKeys: openyurt.io/nodepool`, %d endpoints per slice on %d nodes in two pools) "+
-		"through one bin/yurthub (node %s, pool %s) with the built-in servicetopology ResponseFilter applied with kubectl. "+
+		"through bin/yurthub (node %s, pool %s) with the built-in servicetopology ResponseFilter applied with kubectl. "+
 		"\"filtered\" is kube-proxy's User-Agent: every slice is decoded, run through the CEL filter (half its endpoints are in the other pool and go) and re-encoded. "+
-		"\"unfiltered\" is a component no filter matches: the same path, passed through untouched. Both are cached by the hub (--cache-agents), so they differ only in filtering. "+
+		"\"unfiltered\" is a component no filter matches: the same path, passed through untouched. Two hubs: one caches neither component, one caches both (--cache-agents), so in each the sides differ only in filtering. "+
 		"Time to the last byte; %d rounds after %d warm-up rounds, the sides taking turns (first side rotating). The machine's 2 cores are shared with other work: the ratios are the point.\n\n",
 		numServices*slicesPerService, numServices, endpointsPerSlice, numNodes, nodeName(0), poolOf(0), rounds, warmup)
-	sb.WriteString("| encoding | path | body | p50 | p99 | added p50 vs unfiltered | filtered/unfiltered p50 | p99 ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, pb := range []bool{true, false} {
-		r := results[pb]
-		enc := map[bool]string{true: "protobuf", false: "JSON"}[pb]
-		u50, u99 := percentile(r.times[1], 50), percentile(r.times[1], 99)
-		for i, s := range sides {
-			p50, p99 := percentile(r.times[i], 50), percentile(r.times[i], 99)
-			added, ratio, ratio99 := "", "", ""
-			if i == 2 {
-				added = ms(p50 - u50)
-				ratio = fmt.Sprintf("%.2f×", float64(p50)/float64(u50))
-				ratio99 = fmt.Sprintf("%.2f×", float64(p99)/float64(u99))
-				b.ReportMetric(float64(p50)/float64(u50), enc+"-filtered/unfiltered-p50")
-				b.ReportMetric(float64(p50-u50)/1e6, enc+"-added-p50-ms")
+	for _, c := range configs {
+		fmt.Fprintf(&sb, "### %s\n\n", c.name)
+		sb.WriteString("| encoding | path | body | p50 | p99 | added p50 vs unfiltered | filtered/unfiltered p50 | p99 ratio | hub CPU per list |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, pb := range []bool{true, false} {
+			r := c.results[pb]
+			enc := map[bool]string{true: "protobuf", false: "JSON"}[pb]
+			u50, u99 := percentile(r.times[1], 50), percentile(r.times[1], 99)
+			for i, s := range sidesFor(nil, "", c.hub) {
+				p50, p99 := percentile(r.times[i], 50), percentile(r.times[i], 99)
+				added, ratio, ratio99 := "", "", ""
+				if i == 2 {
+					added = ms(p50 - u50)
+					ratio = fmt.Sprintf("%.2f×", float64(p50)/float64(u50))
+					ratio99 = fmt.Sprintf("%.2f×", float64(p99)/float64(u99))
+					b.ReportMetric(float64(p50)/float64(u50), c.id+"-"+enc+"-filtered/unfiltered-p50")
+					b.ReportMetric(float64(p50-u50)/1e6, c.id+"-"+enc+"-added-p50-ms")
+				}
+				cpu := ""
+				if i > 0 {
+					cpu = ms(r.cpu[i] / rounds)
+				}
+				fmt.Fprintf(&sb, "| %s | %s | %.1f KiB | %s | %s | %s | %s | %s | %s |\n", enc, s.name, float64(r.sizes[i])/1024, ms(p50), ms(p99), added, ratio, ratio99, cpu)
 			}
-			fmt.Fprintf(&sb, "| %s | %s | %.1f KiB | %s | %s | %s | %s | %s |\n", enc, s.name, float64(r.sizes[i])/1024, ms(p50), ms(p99), added, ratio, ratio99)
 		}
+		sb.WriteString("\n")
 	}
-	sb.WriteString("\nThe filtered body is smaller (half the endpoints are gone), which the client gains back when decoding.\n")
+	sb.WriteString("\"hub CPU per list\" is the hub process's user+system CPU time during the requests of that side (from /proc, 10 ms ticks, averaged over the rounds); " +
+		"it does not depend on how busy the machine is, unlike the latencies (load average was far above the 2 cores while this ran). " +
+		"With caching, the disk cache's writes of one response run in the background and may be counted against the next request, whichever side it is. " +
+		"The filtered body is smaller (half the endpoints are gone), which the client gains back when decoding.\n")
 	dir := filepath.Join(root, "_output", "bench")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.Fatal(err)
