@@ -147,6 +147,22 @@ func (m *Manager) NodePoolsChanged() {
 // resyncAll asks a watch to re-filter every object it keeps.
 const resyncAll = "*"
 
+// storedObject is an object kept encoded, with what a Service resync selects it by.
+type storedObject struct {
+	namespace, name, serviceName string
+	data                         []byte
+	contentType                  string
+}
+
+func (o storedObject) decode() (*unstructured.Unstructured, error) {
+	return codec.DecodeObject(o.data, o.contentType)
+}
+
+// relatedTo says whether the object belongs to a Service (its Endpoints, its EndpointSlices).
+func (o storedObject) relatedTo(namespace, name string) bool {
+	return o.namespace == namespace && (o.name == name || o.serviceName == name)
+}
+
 // viewKey identifies what one client keeps in sync: a list and the watches continuing it.
 type viewKey struct {
 	component, group, version, resource, namespace, labels, fields string
@@ -164,8 +180,9 @@ type view struct {
 	known bool
 	seen  map[string]struct{}
 	// objects are the last unfiltered versions, kept when the view's filters call service()
-	// so they can be re-filtered when a Service changes.
-	objects map[string]*unstructured.Unstructured
+	// or nodePool() so they can be re-filtered when a Service or the pools change. They are
+	// kept encoded (a fraction of the decoded size: hubs run on small machines).
+	objects map[string]storedObject
 	watches map[*watch]struct{}
 }
 

@@ -2,6 +2,7 @@ package responsefilter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +81,7 @@ func (s *session) resetView(known bool) {
 	v.seen = map[string]struct{}{}
 	v.objects = nil
 	if s.usesService || s.usesNodePool {
-		v.objects = map[string]*unstructured.Unstructured{}
+		v.objects = map[string]storedObject{}
 	}
 }
 
@@ -197,9 +198,19 @@ func (s *session) recordList(in *unstructured.UnstructuredList, out filter.ListO
 	}
 	if v.objects != nil {
 		for i := range in.Items {
-			v.objects[objectKey(&in.Items[i])] = &in.Items[i]
+			it := &in.Items[i]
+			data, err := json.Marshal(it.Object)
+			if err != nil {
+				continue // cannot happen for decoded content; such an object is simply not re-sent
+			}
+			v.objects[objectKey(it)] = store(it, data, codec.MediaTypeJSON)
 		}
 	}
+}
+
+func store(obj *unstructured.Unstructured, data []byte, contentType string) storedObject {
+	return storedObject{namespace: obj.GetNamespace(), name: obj.GetName(), serviceName: obj.GetLabels()[serviceNameLabel],
+		data: data, contentType: contentType}
 }
 
 // watchWriter writes a filtered watch stream.
@@ -337,7 +348,7 @@ func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) e
 	seen, certain := s.seenState(key)
 	s.setSeen(key, out.Keep)
 	if s.view != nil && s.view.objects != nil {
-		s.view.objects[key] = obj
+		s.view.objects[key] = store(obj, ev.Object, w.contentType())
 	}
 	s.m.mu.Unlock()
 	return s.send(w, ev, obj, out, seen, certain)
@@ -373,16 +384,21 @@ func (s *session) resync(ctx context.Context, w *watchWriter) error {
 	for _, svc := range s.watch.takeResync() {
 		ns, name, _ := strings.Cut(svc, "/")
 		s.m.mu.Lock()
-		var related []*unstructured.Unstructured
+		var related []storedObject
 		if s.view != nil {
 			for _, o := range s.view.objects {
-				if svc == resyncAll || o.GetNamespace() == ns && (o.GetName() == name || o.GetLabels()[serviceNameLabel] == name) {
+				if svc == resyncAll || o.relatedTo(ns, name) {
 					related = append(related, o)
 				}
 			}
 		}
 		s.m.mu.Unlock()
-		for _, obj := range related {
+		for _, stored := range related {
+			obj, err := stored.decode()
+			if err != nil {
+				s.logger.Error(err, "Decoding a kept object to re-filter it", "object", stored.namespace+"/"+stored.name)
+				continue
+			}
 			out, err := s.apply(ctx, obj)
 			if err != nil {
 				s.logger.Info("A response filter failed re-filtering after a Service change; ending the watch with an error", "object", objectKey(obj), "err", err)
