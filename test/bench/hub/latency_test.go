@@ -19,7 +19,7 @@ import (
 
 const (
 	getRounds   = 1000
-	listRounds  = 30
+	listRounds  = 100
 	warmupGets  = 50
 	warmupLists = 3
 	// otherUA is a component the hub does not cache, to tell proxying from caching costs.
