@@ -2,6 +2,8 @@ package filter
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -118,10 +120,58 @@ func newFilterEnvSet(base *environment.EnvSet, lookup Lookup) (*environment.EnvS
 
 // lookupFunctions declares nodePool and service, bound to the lookup.
 func lookupFunctions(lookup Lookup) cel.EnvOption {
-	return cel.Lib(&lookupLib{lookup: lookup})
+	return cel.Lib(&lookupLib{lookup: lookup, pools: &poolNames{}})
 }
 
-type lookupLib struct{ lookup Lookup }
+type lookupLib struct {
+	lookup Lookup
+	pools  *poolNames
+}
+
+// poolNames interns the CEL values of pool names: servicetopology calls nodePool once per
+// endpoint, and a cluster has few pools, so the values are made once instead of on every call.
+// The set is replaced, not changed, when a name is added, so reads take no lock; it stops
+// growing at maxPoolNames (names beyond are converted on each call).
+type poolNames struct {
+	names atomic.Pointer[map[string]ref.Val]
+	mu    sync.Mutex
+	// max is the most names kept; 0 is maxPoolNames.
+	max int
+}
+
+const maxPoolNames = 4096
+
+func (p *poolNames) value(name string) ref.Val {
+	if m := p.names.Load(); m != nil {
+		if v, ok := (*m)[name]; ok {
+			return v
+		}
+	}
+	v := types.String(name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.names.Load()
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	limit := p.max
+	if limit == 0 {
+		limit = maxPoolNames
+	}
+	if n >= limit {
+		return v
+	}
+	next := make(map[string]ref.Val, n+1)
+	if old != nil {
+		for k, val := range *old {
+			next[k] = val
+		}
+	}
+	next[name] = v
+	p.names.Store(&next)
+	return v
+}
 
 func (l *lookupLib) LibraryName() string { return "yurt.lookup" }
 
@@ -134,7 +184,7 @@ func (l *lookupLib) CompileOptions() []cel.EnvOption {
 					if !ok {
 						return types.MaybeNoSuchOverloadErr(name)
 					}
-					return types.String(l.lookup.NodePool(string(s)))
+					return l.pools.value(l.lookup.NodePool(string(s)))
 				}))),
 		cel.Function(ServiceFunction,
 			cel.Overload(serviceOverload, []*cel.Type{cel.StringType, cel.StringType}, cel.OptionalType(cel.DynType),

@@ -36,8 +36,6 @@ type unstructuredMap struct {
 	// lastKey and lastVal are the field last returned by Find.
 	lastKey string
 	lastVal ref.Val
-	// base is cel-go's wrapper of m, built for the operations delegated to it.
-	base traits.Mapper
 }
 
 var (
@@ -47,11 +45,10 @@ var (
 	_ traits.Zeroer = (*unstructuredList)(nil)
 )
 
+// delegate is cel-go's wrapper of the map, for the operations filters seldom use (not kept: a
+// list's maps are many and most never need it).
 func (u *unstructuredMap) delegate() traits.Mapper {
-	if u.base == nil {
-		u.base = celtypes.DefaultTypeAdapter.NativeToValue(u.m).(traits.Mapper)
-	}
-	return u.base
+	return celtypes.DefaultTypeAdapter.NativeToValue(u.m).(traits.Mapper)
 }
 
 func (u *unstructuredMap) Find(key ref.Val) (ref.Val, bool) {
@@ -107,11 +104,11 @@ func (u *unstructuredMap) String() string { return fmt.Sprint(u.delegate()) }
 
 type unstructuredList struct {
 	l []any
-	// elems are the elements converted so far; maps holds the wrappers of the elements that
-	// are maps, allocated together.
-	elems []ref.Val
-	maps  []unstructuredMap
-	base  traits.Lister
+	// maps holds the wrappers of the elements that are maps, allocated together; others the
+	// other elements converted so far.
+	maps   []unstructuredMap
+	others []ref.Val
+	base   traits.Lister
 }
 
 func (u *unstructuredList) delegate() traits.Lister {
@@ -123,23 +120,24 @@ func (u *unstructuredList) delegate() traits.Lister {
 
 // elem returns element i, 0 <= i < len(u.l), converting it on first use.
 func (u *unstructuredList) elem(i int) ref.Val {
-	if u.elems == nil {
-		u.elems = make([]ref.Val, len(u.l))
-	}
-	if v := u.elems[i]; v != nil {
-		return v
-	}
-	var v ref.Val
 	if m, ok := u.l[i].(map[string]any); ok {
 		if u.maps == nil {
 			u.maps = make([]unstructuredMap, len(u.l))
 		}
-		u.maps[i].m = m
-		v = &u.maps[i]
-	} else {
-		v = unstructuredValue(u.l[i])
+		w := &u.maps[i]
+		if w.m == nil {
+			w.m = m
+		}
+		return w
 	}
-	u.elems[i] = v
+	if u.others == nil {
+		u.others = make([]ref.Val, len(u.l))
+	}
+	if v := u.others[i]; v != nil {
+		return v
+	}
+	v := unstructuredValue(u.l[i])
+	u.others[i] = v
 	return v
 }
 
