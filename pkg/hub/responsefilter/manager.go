@@ -24,6 +24,8 @@ package responsefilter
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -152,6 +154,43 @@ type storedObject struct {
 	namespace, name, serviceName string
 	data                         []byte
 	contentType                  string
+	// deleted marks an object deleted after the lists not yet materialized were taken.
+	deleted bool
+}
+
+type encodedList struct {
+	data        []byte
+	contentType string
+}
+
+// materialize splits the pending list bodies into objects; m.mu held.
+func (v *view) materialize() error {
+	lists := v.lists
+	v.lists = nil
+	for _, l := range lists {
+		list, err := codec.DecodeList(l.data, l.contentType)
+		if err != nil {
+			return fmt.Errorf("decoding a kept list: %w", err)
+		}
+		for i := range list.Items {
+			it := &list.Items[i]
+			key := objectKey(it)
+			if _, newer := v.objects[key]; newer {
+				continue
+			}
+			data, err := json.Marshal(it.Object)
+			if err != nil {
+				return fmt.Errorf("encoding a kept object: %w", err)
+			}
+			v.objects[key] = store(it, data, codec.MediaTypeJSON)
+		}
+	}
+	for k, o := range v.objects {
+		if o.deleted {
+			delete(v.objects, k)
+		}
+	}
+	return nil
 }
 
 func (o storedObject) decode() (*unstructured.Unstructured, error) {
@@ -183,6 +222,10 @@ type view struct {
 	// or nodePool() so they can be re-filtered when a Service or the pools change. They are
 	// kept encoded (a fraction of the decoded size: hubs run on small machines).
 	objects map[string]storedObject
+	// lists are the list bodies the objects came from, not yet split into objects: that is
+	// done (materialize) only when a re-filter needs them, so a list costs nothing extra.
+	// objects then override their items (watch events are newer), deleted ones included.
+	lists   []encodedList
 	watches map[*watch]struct{}
 }
 

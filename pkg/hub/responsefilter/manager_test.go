@@ -508,6 +508,16 @@ func TestServiceChangeResendsItsSlices(t *testing.T) {
 			if got := describeEv(ws.next(t)); got != "MODIFIED db-1" {
 				t.Fatalf("re-sent db: %s", got)
 			}
+			// A deleted slice is not re-sent.
+			cloud.events <- event{"DELETED", slice("db-1", "db", "3")}
+			if got := describeEv(ws.next(t)); got != "DELETED db-1" {
+				t.Fatalf("deleting db-1: %s", got)
+			}
+			h.manager.ServiceChanged("default", "db")
+			h.manager.ServiceChanged("default", "web")
+			if got := describeEv(ws.next(t)); got != "MODIFIED web-1" {
+				t.Fatalf("after db-1 was deleted: %s, want only web-1 re-sent", got)
+			}
 		})
 	}
 }
@@ -610,5 +620,29 @@ func TestNodePoolChangeRefiltersOpenWatches(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, ",") != "ADDED on-n2,DELETED on-n1" {
 		t.Fatalf("after n1 and n2 swapped pools: %v", got)
+	}
+}
+
+// An object deleted after the list, before any re-filter, is not brought back by one.
+func TestResyncAfterDeleteKeepsItDeleted(t *testing.T) {
+	lookup := &fakeLookup{}
+	lookup.set("default", "web", nil)
+	lookup.set("default", "db", nil)
+	cloud := newFakeCloud(t)
+	cloud.items["endpointslices"] = []*unstructured.Unstructured{slice("web-1", "web", "1"), slice("db-1", "db", "2")}
+	keep := "service(object.metadata.namespace, object.metadata.labels['kubernetes.io/service-name']).hasValue()"
+	h := newHub(t, cloud, compile(t, lookup, "by-service", appsv1alpha1.Fail, []string{"kube-proxy"}, "discovery.k8s.io", "endpointslices", keep))
+	if resp, data := get(t, h.srv.URL+"/apis/discovery.k8s.io/v1/endpointslices", false); resp.StatusCode != 200 {
+		t.Fatalf("list: %d %s", resp.StatusCode, data)
+	}
+	ws := openWatch(t, h.srv.URL+"/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=100", false)
+	cloud.events <- event{"DELETED", slice("db-1", "db", "3")}
+	if got := describeEv(ws.next(t)); got != "DELETED db-1" {
+		t.Fatalf("deleting db-1: %s", got)
+	}
+	h.manager.ServiceChanged("default", "db")
+	h.manager.ServiceChanged("default", "web")
+	if got := describeEv(ws.next(t)); got != "MODIFIED web-1" {
+		t.Fatalf("got %s, want only web-1 re-sent", got)
 	}
 }

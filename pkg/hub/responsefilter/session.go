@@ -2,7 +2,6 @@ package responsefilter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +69,7 @@ func (s *session) Finish() {
 	}
 	if s.verb == "list" && !s.filtered && !s.continued {
 		s.view.listed, s.view.chainID, s.view.known = true, s.chainID, false
-		s.view.seen, s.view.objects = nil, nil
+		s.view.seen, s.view.objects, s.view.lists = nil, nil, nil
 	}
 }
 
@@ -79,7 +78,7 @@ func (s *session) resetView(known bool) {
 	v := s.view
 	v.listed, v.chainID, v.known = true, s.chainID, known
 	v.seen = map[string]struct{}{}
-	v.objects = nil
+	v.objects, v.lists = nil, nil
 	if s.usesService || s.usesNodePool {
 		v.objects = map[string]storedObject{}
 	}
@@ -145,7 +144,7 @@ func (s *session) FilterBody(ctx context.Context, body []byte, contentType strin
 		return nil, err
 	}
 	s.noteIgnored(lout.Ignored, nil)
-	s.recordList(list, lout)
+	s.recordList(body, contentType, lout)
 	if unchanged(list, lout.List) {
 		return body, nil
 	}
@@ -179,7 +178,7 @@ func unchanged(in, out *unstructured.UnstructuredList) bool {
 }
 
 // recordList makes the list's kept items what the client has seen.
-func (s *session) recordList(in *unstructured.UnstructuredList, out filter.ListOutcome) {
+func (s *session) recordList(body []byte, contentType string, out filter.ListOutcome) {
 	s.filtered = true
 	if s.view == nil {
 		return
@@ -197,14 +196,7 @@ func (s *session) recordList(in *unstructured.UnstructuredList, out filter.ListO
 		v.seen[objectKey(&out.List.Items[i])] = struct{}{}
 	}
 	if v.objects != nil {
-		for i := range in.Items {
-			it := &in.Items[i]
-			data, err := json.Marshal(it.Object)
-			if err != nil {
-				continue // cannot happen for decoded content; such an object is simply not re-sent
-			}
-			v.objects[objectKey(it)] = store(it, data, codec.MediaTypeJSON)
-		}
+		v.lists = append(v.lists, encodedList{data: body, contentType: contentType})
 	}
 }
 
@@ -330,7 +322,11 @@ func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) e
 		seen, certain := s.seenState(key)
 		s.setSeen(key, false)
 		if s.view != nil && s.view.objects != nil {
-			delete(s.view.objects, key)
+			if len(s.view.lists) > 0 {
+				s.view.objects[key] = storedObject{deleted: true}
+			} else {
+				delete(s.view.objects, key)
+			}
 		}
 		s.m.mu.Unlock()
 		if seen || !certain {
@@ -385,6 +381,11 @@ func (s *session) resync(ctx context.Context, w *watchWriter) error {
 		ns, name, _ := strings.Cut(svc, "/")
 		s.m.mu.Lock()
 		var related []storedObject
+		if s.view != nil && len(s.view.lists) > 0 {
+			if err := s.view.materialize(); err != nil {
+				s.logger.Error(err, "Preparing to re-filter a watch's objects")
+			}
+		}
 		if s.view != nil {
 			for _, o := range s.view.objects {
 				if svc == resyncAll || o.relatedTo(ns, name) {
