@@ -55,14 +55,14 @@ func setupPool(o *options.Options, coord *coordinator.Client, leaders *leader.Ru
 		seenMu.Lock()
 		seen[gvr] = true
 		seenMu.Unlock()
-		fresh.WithLabelValues(gvr.String()).Set(1)
+		fresh.WithLabelValues(resourceLabel(gvr)).Set(1)
 	}
 	p.tracker.OnStale = func(reason string) {
 		logger.Info("Pool-scoped resources are no longer served from the coordinator", "reason", reason)
 		seenMu.Lock()
 		for gvr := range seen {
 			if !p.tracker.Fresh(gvr) {
-				fresh.WithLabelValues(gvr.String()).Set(0)
+				fresh.WithLabelValues(resourceLabel(gvr)).Set(0)
 			}
 		}
 		seenMu.Unlock()
@@ -110,4 +110,13 @@ func closeCoordinatorIfStuck(wg *sync.WaitGroup, coord *coordinator.Client, logg
 		logger.Info("Closing the coordinator connection to end calls still waiting for it")
 		_ = coord.Close()
 	}
+}
+
+// resourceLabel spells a resource as --pool-scope-resources does: group/version/resource,
+// v1/<resource> for the core group.
+func resourceLabel(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return gvr.Version + "/" + gvr.Resource
+	}
+	return gvr.Group + "/" + gvr.Version + "/" + gvr.Resource
 }

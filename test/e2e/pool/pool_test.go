@@ -14,10 +14,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/ptr"
 
+	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
 	"github.com/yurt-edge/yurt/pkg/coordinator"
 	"github.com/yurt-edge/yurt/pkg/coordinator/certs"
 	"github.com/yurt-edge/yurt/pkg/localstack"
@@ -553,4 +555,108 @@ func TestPoolCoordinatorFaults(t *testing.T) {
 		n.WaitRules(60*time.Second, "svc-b deleted and svc-d added from the cloud", hasNot("10.244.3.11", has("10.244.3.10", "10.244.3.12", "10.244.3.13")))
 		hubAlive(t, n)
 	}
+}
+
+// TestPoolScopeMetadata: the NodePool's spec.poolScopeMetadata adds a resource (configmaps)
+// to what the leader syncs (read from yurt-apiserver with the node's credentials and the
+// hub RBAC of artifacts/deploy); clients of every hub then list and watch it from the
+// coordinator, and the cloud serves the pool one configmaps watch.
+func TestPoolScopeMetadata(t *testing.T) {
+	const ns, pool = "pool-meta", "pool-meta"
+	ctx := context.Background()
+	if out, err := framework.Kubectl(t, "apply", "-f", framework.RepoPath(t, "artifacts", "deploy", "21-yurthub-rbac.yaml")); err != nil {
+		t.Fatalf("applying the hub RBAC: %v\n%s", err, out)
+	}
+	// Reading an extra pool-scoped resource is the operator's grant to the nodes.
+	kube := framework.Clients(t).Kube
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "pool-meta-configmaps"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "pool-meta-configmaps"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "Group", Name: "system:nodes"}}}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
+		_ = kube.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{})
+	})
+	yc := framework.Clients(t).Yurt
+	np := &appsv1beta2.NodePool{
+		ObjectMeta: metav1.ObjectMeta{Name: pool},
+		Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge,
+			PoolScopeMetadata: []metav1.GroupVersionResource{{Version: "v1", Resource: "configmaps"}}},
+	}
+	if _, err := yc.AppsV1beta2().NodePools().Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = yc.AppsV1beta2().NodePools().Delete(context.Background(), pool, metav1.DeleteOptions{}) })
+	createNamespace(t, ns)
+	if _, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-1"}, Data: map[string]string{"k": "1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	base := cloudWatches(t, "configmaps")
+	c := startCoordinator(t, pool)
+	nodes := newNodes(t, "meta", pool, 2)
+	for _, n := range nodes {
+		joinCoordinator(t, n, c)
+		n.StartHub()
+	}
+	for _, n := range nodes {
+		framework.WaitFor(t, 60*time.Second, func() (bool, error) {
+			if v := hubMetric(t, n, `yurthub_pool_resource_fresh{resource="v1/configmaps"}`); v != 1 {
+				return false, fmt.Errorf("configmaps are not fresh on %s (%v)", n.Name, v)
+			}
+			return true, nil
+		})
+	}
+	// Through each hub: a list and a watch served by the coordinator (its resourceVersions).
+	for i, n := range nodes {
+		hc := n.HubClient("e2e-client/v1", true)
+		list, err := hc.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// cm-1 and one configmap per node before this one.
+		if len(list.Items) != 1+i || list.Items[0].Data["k"] != "1" || !strings.HasPrefix(list.ResourceVersion, "yurthub-coordinator.") {
+			t.Fatalf("configmaps through the hub of %s: rv %q, %+v", n.Name, list.ResourceVersion, list.Items)
+		}
+		w, err := hc.CoreV1().ConfigMaps(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := "cm-" + n.Name
+		if _, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-w.ResultChan():
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok || ev.Type != "ADDED" || cm.Name != name || !strings.HasPrefix(cm.ResourceVersion, "yurthub-coordinator.") {
+				t.Fatalf("watch through the hub of %s: %s %#v", n.Name, ev.Type, ev.Object)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no event through the hub of %s", n.Name)
+		}
+		w.Stop()
+	}
+	// The cloud serves the pool's configmaps to the leader only (clients' watches are open).
+	for _, n := range nodes {
+		hc := n.HubClient("e2e-client/v1", false)
+		w, err := hc.CoreV1().ConfigMaps("").Watch(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Stop()
+	}
+	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
+		if got := cloudWatches(t, "configmaps") - base; got != 1 {
+			return false, fmt.Errorf("cloud configmaps watches above baseline: %d, want 1", got)
+		}
+		return true, nil
+	})
+	t.Logf("cloud configmaps watches for the pool: 1 (two hub clients watching through the coordinator)")
 }
