@@ -535,3 +535,34 @@ func TestCoordinatorSourceFeedsTheCache(t *testing.T) {
 		t.Errorf("no list metadata cached: %v", err)
 	}
 }
+
+// Requests the coordinator cannot answer go to the fallback: transformed responses (kubectl's
+// Table) and anything but list/watch.
+func TestCoordinatorSourcePassesOnWhatItCannotServe(t *testing.T) {
+	f := newCoordFixture(t)
+	cloud := &fakeSource{name: "cloud", owns: IsCloudResourceVersion}
+	f.source.Fallback = func(*Request) Source { return cloud }
+	for _, tc := range []struct {
+		name, path, accept string
+		fallback           bool
+	}{
+		{"plain list", "/api/v1/services", "application/json", false},
+		{"table", "/api/v1/services", "application/json;as=Table;v=v1;g=meta.k8s.io,application/json", true},
+		{"metadata only", "/api/v1/services", "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1", true},
+		{"get", "/api/v1/namespaces/default/services/a", "application/json", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud.served = nil
+			req, _ := http.NewRequest(http.MethodGet, f.srv.URL+tc.path, nil)
+			req.Header.Set("Accept", tc.accept)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := len(cloud.served) == 1; got != tc.fallback {
+				t.Errorf("served by the fallback: %v, want %v (status %d)", got, tc.fallback, resp.StatusCode)
+			}
+		})
+	}
+}
