@@ -87,11 +87,15 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if m.Healthy() && m.forward(w, r, body) {
-		return
+	cloudTried := false
+	if m.Healthy() {
+		if m.forward(w, r, body) {
+			return
+		}
+		cloudTried = true
 	}
 	if r.Method == http.MethodGet {
-		m.localGet(w, r)
+		m.localGet(w, r, cloudTried)
 	} else {
 		m.localWrite(w, r, body)
 	}
@@ -211,8 +215,10 @@ func (m *Middleware) forwardTimeout() time.Duration {
 }
 
 // localGet answers a GET of the node's Lease while the cloud is unreachable: the Lease last
-// written or read, else the coordinator's copy, else 404 (kubelet then creates it).
-func (m *Middleware) localGet(w http.ResponseWriter, r *http.Request) {
+// written or read, else the coordinator's copy, else 404 (kubelet then creates it). When the
+// cloud was tried (it is thought healthy but did not answer) and nothing is known, the answer
+// is 504: the Lease most likely exists, and a 404 would only earn kubelet a conflicting create.
+func (m *Middleware) localGet(w http.ResponseWriter, r *http.Request, cloudTried bool) {
 	l := m.lastLease()
 	if l == nil && m.Mirror != nil {
 		if got, err := m.Mirror.Get(r.Context(), m.NodeName); err == nil {
@@ -223,6 +229,12 @@ func (m *Middleware) localGet(w http.ResponseWriter, r *http.Request) {
 		} else if !errors.Is(err, lease.ErrNotFound) {
 			m.Logger.V(2).Info("Reading the node's Lease from the coordinator", "node", m.NodeName, "err", err)
 		}
+	}
+	if l == nil && cloudTried {
+		m.count("get", http.StatusGatewayTimeout)
+		writeStatus(w, http.StatusGatewayTimeout, metav1.StatusReasonTimeout,
+			fmt.Sprintf("the cloud did not answer for lease %q in time and the hub has no copy", m.NodeName))
+		return
 	}
 	if l == nil {
 		m.count("get", http.StatusNotFound)

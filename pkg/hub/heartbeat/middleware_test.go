@@ -216,6 +216,10 @@ func TestUndeliveredHeartbeatIsDelegated(t *testing.T) {
 			e.healthy.Store(true)
 			e.cloud.code, e.cloud.hang = tc.code, tc.hang
 			e.mw.ForwardTimeout = 200 * time.Millisecond
+			// Nothing known yet: the Lease most likely exists in the cloud, so no 404.
+			if w := e.do(t, http.MethodGet, named, "", pbFirst, nil); w.Code != http.StatusGatewayTimeout {
+				t.Fatalf("GET with nothing known: %d %s, want 504", w.Code, w.Body)
+			}
 			renew := time.Now().Truncate(time.Microsecond)
 			start := time.Now()
 			w := e.do(t, http.MethodPut, named, pb, pbFirst, leaseBody(t, pb, ct.Lease(node, "7", renew)))
