@@ -134,6 +134,10 @@ func (r *Runner) Run(ctx context.Context, config *rest.Config) error {
 	logger := r.opts.Logger
 	cfg := rest.CopyConfig(config)
 	cfg.UserAgent = UserAgent
+	// JSON: the hub's cache decodes what it stores with client-go's scheme, which has no
+	// protobuf form of the Yurt kinds; a protobuf response would not be cached (and the
+	// filters would not survive an offline restart).
+	cfg.ContentType, cfg.AcceptContentTypes = "application/json", "application/json"
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("response filters: building a client: %w", err)

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,79 @@ spec:
 		default:
 		}
 	}
+}
+
+// TestHubFiltersSurviveOfflineRestart: a hub restarted while its node is cut off from the
+// cloud loads its ResponseFilters (and the Services and pools behind them) from its own cache
+// and keeps applying them.
+func TestHubFiltersSurviveOfflineRestart(t *testing.T) {
+	e := setupHubFilterEnv(t, "offline")
+	const hiddenIP, visibleIP = "10.99.6.1", "10.99.6.2"
+	e.service(t, "hidden", corev1.ServiceTypeClusterIP, map[string]string{"edge.example.com/hidden": "true"}, nil,
+		map[string]string{hiddenIP: e.a.Name})
+	e.service(t, "visible", corev1.ServiceTypeClusterIP, nil, nil, map[string]string{visibleIP: e.a.Name})
+	manifest := `apiVersion: apps.openyurt.io/v1alpha1
+kind: ResponseFilter
+metadata:
+  name: e2e-hide-offline
+spec:
+  failurePolicy: Fail
+  match:
+    userAgents: [kube-proxy]
+    resources: [{group: "", resources: [services], verbs: [get, list, watch]}]
+  keep: "object.metadata.?labels[?'edge.example.com/hidden'].orValue('') != 'true'"
+`
+	if out, err := framework.KubectlStdin(t, manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _, _ = framework.Kubectl(t, "delete", "--ignore-not-found", "responsefilter", "e2e-hide-offline") })
+	e.a.StartHub()
+	e.a.StartKubeProxy(true)
+	e.a.WaitRules(60*time.Second, "only the visible service", func(r string) bool { return hasAll(r, visibleIP) && hasNone(r, hiddenIP) })
+
+	// Offline, restarted: the filters come from the hub's cache.
+	e.a.CutCloud()
+	t.Cleanup(e.a.HealCloud)
+	e.a.StopHub()
+	logBefore, _ := os.ReadFile(e.a.LogFile("yurthub"))
+	e.a.StartHub()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(e.a.LogFile("yurthub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := string(data[min(len(logBefore), len(data)):])
+		if strings.Contains(after, "Response filters changed") && strings.Contains(after, "e2e-hide-offline@") {
+			break
+		}
+		if time.Now().After(deadline) {
+			var cacheLines []string
+			for _, l := range strings.Split(string(data[:min(len(logBefore), len(data))]), "\n") {
+				if strings.Contains(l, "yurthub-filters") || strings.Contains(l, "aching") {
+					cacheLines = append(cacheLines, l)
+				}
+			}
+			t.Fatalf("the hub restarted offline did not load the filters from its cache within 30s; its log since the restart:\n%s\nbefore, about its cache:\n%s",
+				after, strings.Join(cacheLines, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if body, err := e.a.HubGet("/readyz"); err != nil || !strings.Contains(body, "cache") {
+		t.Fatalf("the hub should be serving from its cache: %q %v", body, err)
+	}
+	// kube-proxy is served from the cache, which holds what the filters gave it.
+	kp := e.a.HubClient("kube-proxy/v1.36.3", true)
+	svcs, err := kp.CoreV1().Services(e.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing services through the offline hub: %v", err)
+	}
+	var names []string
+	for _, s := range svcs.Items {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "visible" {
+		t.Errorf("offline list as kube-proxy: %v, want only visible", names)
+	}
+	e.a.WaitRules(10*time.Second, "still only the visible service", func(r string) bool { return hasAll(r, visibleIP) && hasNone(r, hiddenIP) })
 }
