@@ -329,6 +329,10 @@ func TestRouter(t *testing.T) {
 	route := Router(tr, coord, func(*proxy.Request) proxy.Source { return cloud })
 	req := func(verb, path string) *proxy.Request {
 		r, _ := http.NewRequest(http.MethodGet, path, nil)
+		if accept, ok := strings.CutPrefix(verb, "accept:"); ok {
+			r.Header.Set("Accept", accept)
+			verb = ""
+		}
 		pr, err := proxy.ParseRequest(r, sets.New[string]())
 		if err != nil {
 			t.Fatal(err)
@@ -353,6 +357,8 @@ func TestRouter(t *testing.T) {
 		{"watch of a fresh resource", "", "/api/v1/services?watch=true", "coordinator"},
 		{"namespaced list", "", "/api/v1/namespaces/default/services", "coordinator"},
 		{"get", "", "/api/v1/namespaces/default/services/a", "cloud"},
+		{"table list", "accept:application/json;as=Table;v=v1;g=meta.k8s.io", "/api/v1/services", "cloud"},
+		{"table watch", "accept:application/json;as=Table;v=v1;g=meta.k8s.io", "/api/v1/services?watch=true", "cloud"},
 		{"status subresource", "", "/api/v1/namespaces/default/services/a/status", "cloud"},
 		{"create", "create", "/api/v1/namespaces/default/services", "cloud"},
 		{"stale resource", "", "/apis/discovery.k8s.io/v1/endpointslices", "cloud"},

@@ -26,9 +26,11 @@ func Router(t *Tracker, coord proxy.Source, base proxy.Router) proxy.Router {
 	}
 }
 
-// servable reports the requests the coordinator source can answer.
+// servable reports the requests the coordinator source can answer: list and watch of plain
+// objects. A transformed one (kubectl's Table) stays with the cloud for its list and its watch
+// alike, so its resourceVersions never cross sources.
 func servable(req *proxy.Request) bool {
-	return req.IsResourceRequest && req.Subresource == "" && (req.Verb == "list" || req.Verb == "watch")
+	return req.IsResourceRequest && req.Subresource == "" && req.As == "" && (req.Verb == "list" || req.Verb == "watch")
 }
 
 // endOnFresh is a source (cloud or cache) serving a watch of a pool-scoped resource; the watch

@@ -141,8 +141,7 @@ func (s *CoordinatorSource) unavailable(err error) {
 // Serve implements Source.
 func (s *CoordinatorSource) Serve(w http.ResponseWriter, r *http.Request, req *Request) {
 	logger := klog.FromContext(r.Context())
-	if !req.IsResourceRequest || (req.Verb != "list" && req.Verb != "watch") || req.Subresource != "" ||
-		codec.AsParameter(r.Header.Get("Accept")) != "" {
+	if !req.IsResourceRequest || (req.Verb != "list" && req.Verb != "watch") || req.Subresource != "" || req.As != "" {
 		s.fallback(w, r, req)
 		return
 	}

@@ -33,6 +33,9 @@ type Request struct {
 	Resource cache.Resource
 	// WantProtobuf is set when the client offered protobuf first.
 	WantProtobuf bool
+	// As is the Accept header's "as" parameter (Table, PartialObjectMetadata…), "" when the
+	// client wants plain objects; sources that only hold objects pass such requests on.
+	As string
 	// ResourceVersion, Selector, SendInitialEvents, AllowBookmarks and Timeout come from the query.
 	ResourceVersion   string
 	Selector          cache.Selector
@@ -67,6 +70,7 @@ func ParseRequest(r *http.Request, cacheAgents sets.Set[string]) (*Request, erro
 		RequestInfo:  info,
 		Component:    ComponentOf(r.UserAgent()),
 		WantProtobuf: codec.AcceptsProtobuf(r.Header.Get("Accept")),
+		As:           codec.AsParameter(r.Header.Get("Accept")),
 	}
 	cachedAgent := req.Component != "" && (cacheAgents.Has("*") || cacheAgents.Has(req.Component))
 	if !info.IsResourceRequest {
