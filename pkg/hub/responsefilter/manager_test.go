@@ -646,3 +646,28 @@ func TestResyncAfterDeleteKeepsItDeleted(t *testing.T) {
 		t.Fatalf("got %s, want only web-1 re-sent", got)
 	}
 }
+
+// A body the hub cannot decode passes when every applying filter says Ignore, else fails.
+func TestUndecodableResponseFollowsFailurePolicy(t *testing.T) {
+	garbage := []byte("k8s\x00not protobuf")
+	for _, tc := range []struct {
+		policy appsv1alpha1.FailurePolicyType
+		code   int
+	}{{appsv1alpha1.Ignore, 200}, {appsv1alpha1.Fail, 500}} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			cloud := newFakeCloud(t)
+			cloud.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", codec.MediaTypeProtobuf)
+				_, _ = w.Write(garbage)
+			})
+			h := newHub(t, cloud, compile(t, nil, "f", tc.policy, []string{"kube-proxy"}, "", "services", keepVisible))
+			resp, data := get(t, h.srv.URL+"/api/v1/services", true)
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d: %q", resp.StatusCode, tc.code, data)
+			}
+			if tc.code == 200 && !bytes.Equal(data, garbage) {
+				t.Errorf("Ignore should pass the body unchanged, got %q", data)
+			}
+		})
+	}
+}

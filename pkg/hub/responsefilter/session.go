@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
+	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
 	"github.com/yurt-edge/yurt/pkg/filter"
 	"github.com/yurt-edge/yurt/pkg/hub/codec"
 	"github.com/yurt-edge/yurt/pkg/hub/proxy"
@@ -120,7 +121,7 @@ func (s *session) FilterBody(ctx context.Context, body []byte, contentType strin
 	if s.verb == "get" {
 		obj, err := codec.DecodeObject(body, contentType)
 		if err != nil {
-			return nil, fmt.Errorf("decoding the response to filter it: %w", err)
+			return s.undecodable(body, fmt.Errorf("decoding the response to filter it: %w", err))
 		}
 		out, err := s.apply(ctx, obj)
 		if err != nil {
@@ -137,7 +138,7 @@ func (s *session) FilterBody(ctx context.Context, body []byte, contentType strin
 	}
 	list, err := codec.DecodeList(body, contentType)
 	if err != nil {
-		return nil, fmt.Errorf("decoding the list to filter it: %w", err)
+		return s.undecodable(body, fmt.Errorf("decoding the list to filter it: %w", err))
 	}
 	lout, err := s.chain.ApplyList(ctx, list, s.req, s.node)
 	if err != nil {
@@ -162,6 +163,28 @@ func (s *session) FilterBody(ctx context.Context, body []byte, contentType strin
 		return nil, fmt.Errorf("encoding the filtered list: %w", err)
 	}
 	return data, nil
+}
+
+// ignoreOnly says every filter that applies has failurePolicy: Ignore.
+func (s *session) ignoreOnly() bool {
+	for _, f := range s.chain.Filters() {
+		if f.FailurePolicy != appsv1alpha1.Ignore {
+			return false
+		}
+	}
+	return true
+}
+
+// undecodable handles a body the hub cannot decode (e.g. protobuf of a kind client-go's
+// scheme lacks): like a filter's runtime error, it passes unchanged when every filter that
+// applies says Ignore and fails the request otherwise.
+func (s *session) undecodable(body []byte, err error) ([]byte, error) {
+	if s.ignoreOnly() {
+		s.m.ignored.Add(1)
+		s.logger.Info("Passing a response the filters cannot read unfiltered (failurePolicy: Ignore)", "err", err)
+		return body, nil
+	}
+	return nil, err
 }
 
 // unchanged says the filters kept every item as it was, so the original body can be sent.
@@ -314,7 +337,11 @@ func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) e
 	}
 	obj, err := codec.DecodeObject(ev.Object, w.contentType())
 	if err != nil {
-		return fmt.Errorf("decoding a watch event to filter it: %w", err)
+		if _, err := s.undecodable(nil, err); err != nil {
+			_ = w.raw("ERROR", codec.Status(http.StatusInternalServerError, metav1.StatusReasonInternalError, "the hub's response filters cannot read the event: "+err.Error()))
+			return fmt.Errorf("decoding a watch event to filter it: %w", err)
+		}
+		return w.raw(ev.Type, ev.Object)
 	}
 	key := objectKey(obj)
 	if ev.Type == "DELETED" {
