@@ -12,6 +12,9 @@ import (
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 )
 
+// maxRetryInterval caps the mirror's backoff: kubelet renews every 10s anyway.
+const maxRetryInterval = 10 * time.Second
+
 // Mirror writes the node's Lease to the pool's coordinator in the background, so kubelet's
 // heartbeat never waits for the coordinator. Only the newest Lease matters: a write still
 // pending when a newer one arrives is replaced, and a failed write is retried until a newer
@@ -19,7 +22,8 @@ import (
 type Mirror struct {
 	leases  *lease.Store
 	metrics *Metrics
-	// Timeout bounds one coordinator write (default 5s); RetryInterval spaces out retries (default 1s).
+	// Timeout bounds one coordinator write (default 5s); RetryInterval is the first retry's delay
+	// after a failed write (default 1s), doubling up to 10s while writes keep failing.
 	Timeout       time.Duration
 	RetryInterval time.Duration
 
@@ -71,6 +75,7 @@ func (m *Mirror) retryInterval() time.Duration {
 func (m *Mirror) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx)
 	var retry <-chan time.Time
+	backoff := m.retryInterval()
 	wasDelegated := false
 	for {
 		select {
@@ -101,11 +106,14 @@ func (m *Mirror) Run(ctx context.Context) {
 				return
 			}
 			// Without the coordinator nobody renews this node's Lease in the cloud while it is
-			// cut off; say so, but at the heartbeat's pace at most.
-			logger.Error(err, "Mirroring the node's Lease to the coordinator", "node", l.Name, "delegated", delegated)
-			retry = time.After(m.retryInterval())
+			// cut off; say so, retrying with a backoff up to kubelet's renewal interval (a newer
+			// Lease from kubelet retries at once).
+			logger.Error(err, "Mirroring the node's Lease to the coordinator", "node", l.Name, "delegated", delegated, "retryIn", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, maxRetryInterval)
 			continue
 		}
+		backoff = m.retryInterval()
 		if delegated != wasDelegated {
 			if delegated {
 				logger.Info("The cloud is unreachable: the node's Lease in the coordinator asks the pool leader to renew it", "node", l.Name)
