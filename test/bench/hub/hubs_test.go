@@ -282,6 +282,61 @@ func (h *hubProc) waitCacheSettled(quiet, timeout time.Duration) (float64, error
 	}
 }
 
+// cpuTicks is the process's user + system CPU time in clock ticks (/proc/<pid>/stat).
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name (which may hold spaces) start at state (field 3).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b)[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return utime + stime, nil
+}
+
+// waitIdle waits until the hub has used at most 2% of a core for 3 s in a row: its cache
+// writes counter alone does not move during a long list replacement.
+func (h *hubProc) waitIdle(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last, err := cpuTicks(h.proc.Pid())
+	if err != nil {
+		return err
+	}
+	quiet := 0
+	for quiet < 3 {
+		time.Sleep(time.Second)
+		if err := h.exited(); err != nil {
+			return err
+		}
+		now, err := cpuTicks(h.proc.Pid())
+		if err != nil {
+			return err
+		}
+		// Ticks are 1/100 s: two ticks a second are 2% of a core.
+		if now-last <= 2 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = now
+		if time.Now().After(deadline) {
+			return fmt.Errorf("hub %s still busy after %s", h.name, timeout)
+		}
+	}
+	return nil
+}
+
 // dirSize is the bytes of the regular files under dir.
 func dirSize(dir string) (int64, int, error) {
 	var total int64

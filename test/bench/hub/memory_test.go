@@ -60,6 +60,11 @@ func BenchmarkHubRSS(b *testing.B) {
 			hub.stop()
 			b.Fatal(err)
 		}
+		if err := hub.waitIdle(3 * time.Minute); err != nil {
+			pw.close()
+			hub.stop()
+			b.Fatal(err)
+		}
 		settleTook = time.Since(start)
 		// A few more seconds of open watches, as a node in steady state.
 		time.Sleep(5 * time.Second)
@@ -87,7 +92,7 @@ func BenchmarkHubRSS(b *testing.B) {
 	fmt.Fprintf(&sb, "A fresh hub: *idle* is 5 s after /readyz with nothing requested; *anchor cached* is after a kube-proxy-like "+
 		"client (client-go v0.36.3 informers on Services, EndpointSlices and its Node through the hub; protobuf; kube-proxy's "+
 		"User-Agent and label selectors) has synced %d Services and %d EndpointSlices of %d endpoints (%s), the hub's cache writes "+
-		"have settled (%s after the client started) and 5 s more of open watches. Peak is VmHWM; Go heap in use is the hub's "+
+		"have settled and the hub is idle (at most 2%% of a core for 3 s; %s after the client started) and 5 s more of open watches. Peak is VmHWM; Go heap in use is the hub's "+
 		"go_memstats_heap_inuse_bytes at the same moment (the rest of RSS is runtime, stacks, binary and heap not yet returned to the OS). "+
 		"The disk cache then held %s in %d files.\n\n",
 		numServices, numServices, endpointsPerSlice, syncTook.Round(time.Millisecond), settleTook.Round(time.Millisecond), mib(cacheBytes), cacheFiles)
