@@ -566,3 +566,39 @@ func TestCoordinatorSourcePassesOnWhatItCannotServe(t *testing.T) {
 		})
 	}
 }
+
+// A watch that allows bookmarks gets them from the coordinator's progress notifications
+// (every 5s here), at a coordinator revision, so an idle client can re-watch after compaction.
+func TestCoordinatorSourceBookmarks(t *testing.T) {
+	f := newCoordFixture(t)
+	ctx := context.Background()
+	f.put(t, ct.ServicesGVR, ct.Service("default", "a", "1"))
+	cs := f.clientset(t, true)
+	list, err := cs.CoreV1().Services("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, listRev, _ := ParseCoordinatorResourceVersion(list.ResourceVersion)
+	w, err := cs.CoreV1().Services("").Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion, AllowWatchBookmarks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// Writes elsewhere in the coordinator move its revision on.
+	if _, err := f.client.Etcd.Put(ctx, "/elsewhere", "x"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		s, ok := ev.Object.(*corev1.Service)
+		if ev.Type != watch.Bookmark || !ok {
+			t.Fatalf("first event %s %#v, want a bookmark", ev.Type, ev.Object)
+		}
+		_, rev, _ := ParseCoordinatorResourceVersion(s.ResourceVersion)
+		if !f.source.OwnsResourceVersion(s.ResourceVersion) || rev <= listRev {
+			t.Errorf("bookmark at %q, want a coordinator revision after %d", s.ResourceVersion, listRev)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no bookmark within 15s")
+	}
+}
