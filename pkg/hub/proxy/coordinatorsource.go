@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -70,8 +71,13 @@ func IsCoordinatorResourceVersion(rv string) bool {
 }
 
 // BuiltinKind returns the kind of a resource that client-go's scheme knows (services →
-// Service, endpointslices → EndpointSlice…); false for custom resources.
+// Service, endpointslices → EndpointSlice…); false for custom resources. It scans the scheme's
+// type table; CoordinatorSource remembers its answers.
 func BuiltinKind(gvr schema.GroupVersionResource) (schema.GroupVersionKind, bool) {
+	return findBuiltinKind(gvr)
+}
+
+func findBuiltinKind(gvr schema.GroupVersionResource) (schema.GroupVersionKind, bool) {
 	for gvk := range scheme.Scheme.AllKnownTypes() {
 		if gvk.GroupVersion() != gvr.GroupVersion() || strings.HasSuffix(gvk.Kind, "List") {
 			continue
@@ -109,6 +115,23 @@ type CoordinatorSource struct {
 	// ReadTimeout bounds one coordinator list (default 5s); MaxWatchTimeout bounds a watch
 	// that asked for no timeoutSeconds (default 30 minutes).
 	ReadTimeout, MaxWatchTimeout time.Duration
+
+	kinds sync.Map // schema.GroupVersionResource → builtinKind
+}
+
+type builtinKind struct {
+	gvk schema.GroupVersionKind
+	ok  bool
+}
+
+// kindOf is BuiltinKind, remembered per resource (the scheme's type table is copied on every scan).
+func (s *CoordinatorSource) kindOf(gvr schema.GroupVersionResource) (schema.GroupVersionKind, bool) {
+	if k, ok := s.kinds.Load(gvr); ok {
+		return k.(builtinKind).gvk, k.(builtinKind).ok
+	}
+	gvk, ok := findBuiltinKind(gvr)
+	s.kinds.Store(gvr, builtinKind{gvk, ok})
+	return gvk, ok
 }
 
 var _ Source = &CoordinatorSource{}
@@ -157,7 +180,8 @@ func (s *CoordinatorSource) Serve(w http.ResponseWriter, r *http.Request, req *R
 		return
 	}
 	gvr := req.Resource.GroupVersionResource
-	enc := newObjectEncoder(gvr, req.WantProtobuf)
+	gvk, builtin := s.kindOf(gvr)
+	enc := newObjectEncoder(gvr, gvk, builtin, req.WantProtobuf)
 	switch req.Verb {
 	case "list":
 		s.list(w, r, req, enc, logger)
@@ -472,8 +496,7 @@ type objectEncoder struct {
 	protobuf bool
 }
 
-func newObjectEncoder(gvr schema.GroupVersionResource, wantProtobuf bool) *objectEncoder {
-	gvk, builtin := BuiltinKind(gvr)
+func newObjectEncoder(gvr schema.GroupVersionResource, gvk schema.GroupVersionKind, builtin, wantProtobuf bool) *objectEncoder {
 	if !builtin {
 		gvk = gvr.GroupVersion().WithKind("")
 	}
