@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -16,14 +17,27 @@ import (
 // Node are watched through the hub's own proxy as a cached agent, so the last good set is
 // served from the cache after an offline restart. The returned func runs the informers once
 // the proxy listens on proxyLn.
-func setupFilters(o *options.Options, handler *proxy.Handler, logger klog.Logger) (func(ctx context.Context, proxyLn net.Listener), error) {
+func setupFilters(o *options.Options, handler *proxy.Handler, reg prometheus.Registerer, logger klog.Logger) (func(ctx context.Context, proxyLn net.Listener), error) {
 	runner, err := responsefilter.NewRunner(responsefilter.RunnerOptions{
 		NodeName: o.NodeName, NodePool: o.NodePool, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	handler.Filters = runner.Manager()
+	m := runner.Manager()
+	handler.Filters = m
+	if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "yurthub_response_filters",
+		Help: "ResponseFilters the hub applies (compiled, last good version of each).",
+	}, func() float64 { return float64(len(m.Chain().Filters())) })); err != nil {
+		return nil, err
+	}
+	if err := reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "yurthub_response_filter_ignored_errors_total",
+		Help: "Objects passed on unchanged because a failurePolicy: Ignore ResponseFilter failed on them.",
+	}, func() float64 { return float64(m.IgnoredErrors()) })); err != nil {
+		return nil, err
+	}
 	handler.CacheAgents = handler.CacheAgents.Clone().Insert(responsefilter.UserAgent)
 	return func(ctx context.Context, proxyLn net.Listener) {
 		cfg := &rest.Config{Host: "http://" + proxyLn.Addr().String(), QPS: -1}

@@ -93,7 +93,7 @@ func (c *Config) Run(ctx context.Context) error {
 			return cacheSrc
 		},
 	}
-	runFilters, err := setupFilters(o, handler, logger.WithName("filters"))
+	runFilters, err := setupFilters(o, handler, m.Registry, logger.WithName("filters"))
 	if err != nil {
 		return err
 	}

@@ -304,6 +304,10 @@ spec:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	// The six built-ins and this test's filter.
+	if metrics, err := e.a.HubGet("/metrics"); err != nil || !strings.Contains(metrics, "\nyurthub_response_filters 7\n") {
+		t.Errorf("yurthub_response_filters after an offline restart (want 7): %v\n%s", err, metrics)
+	}
 	if body, err := e.a.HubGet("/readyz"); err != nil || !strings.Contains(body, "cache") {
 		t.Fatalf("the hub should be serving from its cache: %q %v", body, err)
 	}
