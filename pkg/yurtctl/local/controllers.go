@@ -199,9 +199,10 @@ func (o *UpOptions) printControllers() {
 `, DemoPool, DemoPool)
 	if o.Hubs {
 		n := o.demoNodes[0].Name
-		fmt.Fprintf(o.Out, `  yurtctl local cut %s --dir %s    # cut the node's hub off the cloud (heal: yurtctl local heal %s)
-  curl -s %s/metrics | grep yurthub_   # the hub's metrics
-`, n, o.Dir, n, o.demoNodes[0].Hub.HealthURL)
+		fmt.Fprintf(o.Out, `  curl -s %s/metrics | grep -E '^yurthub_(pool_leader|cloud_healthy)'   # is this hub the pool leader?
+  yurtctl local cut %s --dir %s    # cut the node's hub off the cloud; pick one that is not the leader
+  yurtctl local heal %s --dir %s
+`, o.demoNodes[0].Hub.HealthURL, n, o.Dir, n, o.Dir)
 	}
 	fmt.Fprintln(o.Out)
 }
