@@ -432,6 +432,26 @@ func TestPoolSharesOneCloudWatch(t *testing.T) {
 		t.Errorf("the follower serves %v watches from the coordinator after the failover, want kube-proxy's two", v)
 	}
 	waitWatches(t, base, perPool, "after the failover")
+
+	// A follower cut off from the cloud but not from its pool still receives changes: its
+	// hub keeps serving kube-proxy from the coordinator, which the leader keeps current.
+	f.CutCloud()
+	healed := false
+	t.Cleanup(func() {
+		if !healed {
+			f.HealCloud()
+		}
+	})
+	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
+		if v := hubMetric(t, f, "yurthub_cloud_healthy "); v != 0 {
+			return false, fmt.Errorf("hub of %s still sees the cloud healthy", f.Name)
+		}
+		return true, nil
+	})
+	createService(t, ns, "svc-d", "10.244.2.14")
+	f.WaitRules(60*time.Second, "svc-d on a node cut off from the cloud", has("10.244.2.12", "10.244.2.13", "10.244.2.14"))
+	f.HealCloud()
+	healed = true
 }
 
 // writeGarbage puts a value that is no object under an endpointslice key of the pool, as a
