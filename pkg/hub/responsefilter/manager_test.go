@@ -671,3 +671,40 @@ func TestUndecodableResponseFollowsFailurePolicy(t *testing.T) {
 		})
 	}
 }
+
+// A filter that runs out of its cost budget at run time is a filter error like any other:
+// the request fails (Fail) or the object passes (Ignore); the hub keeps serving.
+func TestRuntimeCostLimitFollowsFailurePolicy(t *testing.T) {
+	// Within the compile-time estimate (lists assumed to hold 256 elements), far beyond the
+	// run-time budget for a list of 1,500.
+	const runaway = "object.spec.ports.all(a, object.spec.ports.all(b, a.port >= 0 && b.port >= 0))"
+	big := svc("big", "1", false)
+	ports := make([]any, 1500)
+	for i := range ports {
+		ports[i] = map[string]any{"port": int64(i + 1), "protocol": "TCP"}
+	}
+	big.Object["spec"].(map[string]any)["ports"] = ports
+	for _, tc := range []struct {
+		policy appsv1alpha1.FailurePolicyType
+		code   int
+	}{{appsv1alpha1.Fail, 500}, {appsv1alpha1.Ignore, 200}} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			cloud := newFakeCloud(t)
+			cloud.items["services"] = []*unstructured.Unstructured{big, svc("small", "2", false)}
+			h := newHub(t, cloud, compile(t, nil, "runaway", tc.policy, []string{"kube-proxy"}, "", "services", runaway))
+			resp, data := get(t, h.srv.URL+"/api/v1/services", false)
+			if resp.StatusCode != tc.code {
+				t.Fatalf("status %d, want %d: %.300s", resp.StatusCode, tc.code, data)
+			}
+			if tc.code == 500 && !strings.Contains(string(data), "cost") {
+				t.Errorf("the error should say the cost budget ran out: %.300s", data)
+			}
+			if tc.code == 200 {
+				list, err := codec.DecodeList(data, resp.Header.Get("Content-Type"))
+				if err != nil || strings.Join(names(list.Items), ",") != "big,small" {
+					t.Errorf("Ignore should pass both: %v", err)
+				}
+			}
+		})
+	}
+}
