@@ -83,7 +83,7 @@ func (e *hubFilterEnv) service(t *testing.T, name string, typ corev1.ServiceType
 	ctx := context.Background()
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns, Labels: labels, Annotations: annotations},
-		Spec: corev1.ServiceSpec{Type: typ, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}},
+		Spec:       corev1.ServiceSpec{Type: typ, Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080), Protocol: corev1.ProtocolTCP}}},
 	}
 	created, err := e.client.Kube.CoreV1().Services(e.ns).Create(ctx, svc, metav1.CreateOptions{})
 	if err != nil {
@@ -222,7 +222,9 @@ spec:
 	if out, err := framework.KubectlStdin(t, manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { _, _ = framework.Kubectl(t, "delete", "--ignore-not-found", "responsefilter", "e2e-hide-labelled") })
+	t.Cleanup(func() {
+		_, _ = framework.Kubectl(t, "delete", "--ignore-not-found", "responsefilter", "e2e-hide-labelled")
+	})
 	for _, n := range nodes {
 		n.WaitRules(30*time.Second, "the hidden service gone", func(r string) bool { return hasNone(r, hiddenIP) && hasAll(r, visibleIP) })
 	}
@@ -271,7 +273,9 @@ spec:
 	if out, err := framework.KubectlStdin(t, manifest, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { _, _ = framework.Kubectl(t, "delete", "--ignore-not-found", "responsefilter", "e2e-hide-offline") })
+	t.Cleanup(func() {
+		_, _ = framework.Kubectl(t, "delete", "--ignore-not-found", "responsefilter", "e2e-hide-offline")
+	})
 	e.a.StartHub()
 	e.a.StartKubeProxy(true)
 	e.a.WaitRules(60*time.Second, "only the visible service", func(r string) bool { return hasAll(r, visibleIP) && hasNone(r, hiddenIP) })
