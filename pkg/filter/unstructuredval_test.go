@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/google/cel-go/cel"
 	celtypes "github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 
@@ -81,39 +82,109 @@ func TestUnstructuredValuesBehaveAsCELs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			eval := func(object ref.Val) (ref.Val, error, uint64) {
-				val, details, err := prog.ContextEval(context.Background(), map[string]any{ObjectVarName: object})
-				var cost uint64
-				if details != nil && details.ActualCost() != nil {
-					cost = *details.ActualCost()
-				}
-				return val, err, cost
-			}
-			wantVal, wantErr, wantCost := eval(celtypes.DefaultTypeAdapter.NativeToValue(unstructuredTestObject()))
-			gotVal, gotErr, gotCost := eval(unstructuredValue(unstructuredTestObject()))
-			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
-				t.Fatalf("error %v, cel-go's wrapper: %v", gotErr, wantErr)
-			}
-			if gotCost != wantCost {
-				t.Errorf("cost %d, cel-go's wrapper: %d", gotCost, wantCost)
-			}
-			if wantErr != nil {
-				return
-			}
-			if eq := gotVal.Equal(wantVal); eq != celtypes.True {
-				t.Errorf("value %v, cel-go's wrapper %v (equal: %v)", gotVal, wantVal, eq)
-			}
-			if eq := wantVal.Equal(gotVal); eq != celtypes.True {
-				t.Errorf("cel-go's wrapper %v does not equal %v (%v)", wantVal, gotVal, eq)
-			}
-			if gotVal.Type() != wantVal.Type() {
-				t.Errorf("type %v, cel-go's wrapper %v", gotVal.Type(), wantVal.Type())
-			}
-			gotJSON, gerr := toJSONValue(gotVal)
-			wantJSON, werr := toJSONValue(wantVal)
-			if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(gotJSON, wantJSON) {
-				t.Errorf("as JSON %v (%v), cel-go's wrapper %v (%v)", gotJSON, gerr, wantJSON, werr)
+			if diff := compareWithCELWrappers(prog, unstructuredTestObject); diff != "" {
+				t.Error(diff)
 			}
 		})
 	}
+}
+
+// compareWithCELWrappers evaluates prog on the object wrapped by cel-go's default type adapter
+// and by unstructuredValue and describes any difference in value, error or cost.
+func compareWithCELWrappers(prog cel.Program, object func() map[string]any) string {
+	eval := func(object ref.Val) (ref.Val, error, uint64) {
+		val, details, err := prog.ContextEval(context.Background(), map[string]any{ObjectVarName: object})
+		var cost uint64
+		if details != nil && details.ActualCost() != nil {
+			cost = *details.ActualCost()
+		}
+		return val, err, cost
+	}
+	wantVal, wantErr, wantCost := eval(celtypes.DefaultTypeAdapter.NativeToValue(object()))
+	gotVal, gotErr, gotCost := eval(unstructuredValue(object()))
+	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		return fmt.Sprintf("error %v, cel-go's wrapper: %v", gotErr, wantErr)
+	}
+	if gotCost != wantCost {
+		return fmt.Sprintf("cost %d, cel-go's wrapper: %d", gotCost, wantCost)
+	}
+	if wantErr != nil {
+		return ""
+	}
+	if eq := gotVal.Equal(wantVal); eq != celtypes.True {
+		return fmt.Sprintf("value %v, cel-go's wrapper %v (equal: %v)", gotVal, wantVal, eq)
+	}
+	if eq := wantVal.Equal(gotVal); eq != celtypes.True {
+		return fmt.Sprintf("cel-go's wrapper %v does not equal %v (%v)", wantVal, gotVal, eq)
+	}
+	if gotVal.Type() != wantVal.Type() {
+		return fmt.Sprintf("type %v, cel-go's wrapper %v", gotVal.Type(), wantVal.Type())
+	}
+	gotJSON, gerr := toJSONValue(gotVal)
+	wantJSON, werr := toJSONValue(wantVal)
+	if fmt.Sprint(gerr) != fmt.Sprint(werr) || !reflect.DeepEqual(gotJSON, wantJSON) {
+		return fmt.Sprintf("as JSON %v (%v), cel-go's wrapper %v (%v)", gotJSON, gerr, wantJSON, werr)
+	}
+	return ""
+}
+
+// fuzzObject has no map of more than one key but the object itself, so that most loops over
+// maps have one order (Go's map order is random, and a loop that stops early costs what the
+// order makes it cost).
+func fuzzObject() map[string]any {
+	return map[string]any{
+		"metadata": map[string]any{"name": "web"},
+		"items": []any{
+			map[string]any{"a": int64(1)}, map[string]any{"b": "s"}, map[string]any{}, "str", int64(2), nil, 1.5, true,
+			[]any{int64(1), "x", map[string]any{"c": []any{}}},
+		},
+	}
+}
+
+// FuzzUnstructuredValues compares unstructuredValue with cel-go's wrappers on random
+// expressions. An expression whose result on cel-go's wrappers alone varies between runs
+// (map order) is skipped.
+func FuzzUnstructuredValues(f *testing.F) {
+	for _, seed := range []string{
+		"object.items.filter(e, type(e) == map && has(e.a))", "object.items[8][2].c", "object.items.map(i, type(i))",
+		"object.items[0] == {'a': 1}", "object.items + [1]", "object.metadata.name.size()", "object.items.exists(i, i == null)",
+		"object.?items[?9].orValue(0)", "object.items[0].a + 1", "dyn(object.items[1]).b", "'x' in object.items[8]",
+		"object.items.all(i, e, i >= 0)", "object.items[8].flatten()", "size(object.items[8][2])", "object.metadata.all(k, k == 'name')",
+	} {
+		f.Add(seed)
+	}
+	envSet, _, err := newFilterEnvSet(environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion()), noLookup{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	env, err := envSet.Env(environment.StoredExpressions)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		ast, issues := env.Compile(expr)
+		if issues != nil && issues.Err() != nil {
+			return
+		}
+		prog, err := env.Program(ast)
+		if err != nil {
+			return
+		}
+		diff := compareWithCELWrappers(prog, fuzzObject)
+		if diff == "" {
+			return
+		}
+		// Deterministic? Compare cel-go's wrappers with themselves.
+		run := func() string {
+			v, details, err := prog.Eval(map[string]any{ObjectVarName: celtypes.DefaultTypeAdapter.NativeToValue(fuzzObject())})
+			return fmt.Sprint(v, err, *details.ActualCost())
+		}
+		first := run()
+		for i := 0; i < 8; i++ {
+			if run() != first {
+				return
+			}
+		}
+		t.Fatalf("%s: %s", expr, diff)
+	})
 }
