@@ -297,11 +297,12 @@ func (s *CoordinatorSource) watch(w http.ResponseWriter, r *http.Request, req *R
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
+	ended := ctx.Done()
 	go func() {
 		select {
 		case <-req.Done: // the router stopped choosing the coordinator
 			cancel()
-		case <-ctx.Done():
+		case <-ended:
 		}
 	}()
 	timeout := req.Timeout
