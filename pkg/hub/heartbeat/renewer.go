@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	appsapi "github.com/yurt-edge/yurt/apis/apps"
 	"github.com/yurt-edge/yurt/pkg/coordinator/election"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 	"github.com/yurt-edge/yurt/pkg/coordinator/store"
@@ -25,6 +26,7 @@ const (
 	resultNotNewer  = "not_newer"
 	resultStale     = "stale"
 	resultNotFound  = "not_found"
+	resultNotInPool = "not_in_pool"
 	resultError     = "error"
 	defaultDuration = 40 * time.Second
 )
@@ -43,7 +45,10 @@ type Renewer struct {
 	// authorizer and NodeRestriction refuse a node writing another node's Lease).
 	Cloud kubernetes.Interface
 	// Self is this hub's node, never renewed here (a leader reaches the cloud itself).
-	Self    string
+	Self string
+	// Pool, when set, limits renewals to nodes labelled apps.openyurt.io/nodepool=<Pool> in the
+	// cloud: whatever a pool's coordinator holds, its leader vouches only for its own pool.
+	Pool    string
 	Metrics *Metrics
 	// RetryInterval spaces out retries of failed renewals and relists (default 1s).
 	RetryInterval time.Duration
@@ -174,7 +179,7 @@ func (r *Renewer) renewAll(ctx context.Context, want map[string]*coordinationv1.
 
 // Renew copies the coordinator's Lease l (a delegated one) to the cloud: renewTime, holder
 // and duration, with the delegate annotation. It returns what it did (renewed, not_newer,
-// stale, not_found) or an error.
+// stale, not_found, not_in_pool) or an error.
 func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, error) {
 	if l.Spec.RenewTime == nil {
 		return resultNotNewer, nil
@@ -186,11 +191,25 @@ func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, e
 	if r.now().Sub(l.Spec.RenewTime.Time) > duration {
 		return resultStale, nil
 	}
-	leases := r.Cloud.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	timeout := r.RequestTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
+	if r.Pool != "" {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		node, err := r.Cloud.CoreV1().Nodes().Get(rctx, l.Name, metav1.GetOptions{})
+		cancel()
+		if apierrors.IsNotFound(err) {
+			return resultNotFound, nil
+		}
+		if err != nil {
+			return resultError, fmt.Errorf("reading node %s in the cloud: %w", l.Name, err)
+		}
+		if node.Labels[appsapi.NodePoolLabel] != r.Pool {
+			return resultNotInPool, nil
+		}
+	}
+	leases := r.Cloud.CoordinationV1().Leases(corev1.NamespaceNodeLease)
 	for attempt := 0; attempt < 3; attempt++ {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		cur, err := leases.Get(rctx, l.Name, metav1.GetOptions{})

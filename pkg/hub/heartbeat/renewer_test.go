@@ -31,6 +31,17 @@ func cloudLease(t *testing.T, cs *fake.Clientset, name string) *coordinationv1.L
 	return l
 }
 
+func createNode(t *testing.T, cs *fake.Clientset, name, nodePool string) {
+	t.Helper()
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if nodePool != "" {
+		n.Labels = map[string]string{"apps.openyurt.io/nodepool": nodePool}
+	}
+	if _, err := cs.CoreV1().Nodes().Create(context.Background(), n, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRenew(t *testing.T) {
 	now := time.Now().Truncate(time.Microsecond)
 	for _, tc := range []struct {
@@ -38,6 +49,7 @@ func TestRenew(t *testing.T) {
 		cloud      *coordinationv1.Lease // nil: none in the cloud
 		coord      *coordinationv1.Lease
 		conflicts  int
+		nodePool   string // the Node's pool label; "" = pool, "-" = no Node in the cloud
 		want       string
 		wantErr    bool
 		wantRenew  time.Time // the cloud's renewTime afterwards
@@ -56,9 +68,24 @@ func TestRenew(t *testing.T) {
 		{name: "stale: kubelet stopped heartbeating", cloud: ct.Lease(node, "", now.Add(-2*time.Minute)), coord: ct.Lease(node, "", now.Add(-41*time.Second)),
 			want: resultStale, wantRenew: now.Add(-2 * time.Minute)},
 		{name: "no Lease in the cloud", coord: ct.Lease(node, "", now), want: resultNotFound},
+		{name: "node of another pool", cloud: ct.Lease(node, "", now.Add(-20*time.Second)), coord: ct.Lease(node, "", now), nodePool: "pool-b",
+			want: resultNotInPool, wantRenew: now.Add(-20 * time.Second)},
+		{name: "node in no pool", cloud: ct.Lease(node, "", now.Add(-20*time.Second)), coord: ct.Lease(node, "", now), nodePool: "none",
+			want: resultNotInPool, wantRenew: now.Add(-20 * time.Second)},
+		{name: "no Node in the cloud", cloud: ct.Lease(node, "", now.Add(-20*time.Second)), coord: ct.Lease(node, "", now), nodePool: "-",
+			want: resultNotFound, wantRenew: now.Add(-20 * time.Second)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs := fake.NewClientset()
+			switch tc.nodePool {
+			case "-":
+			case "none":
+				createNode(t, cs, node, "")
+			case "":
+				createNode(t, cs, node, pool)
+			default:
+				createNode(t, cs, node, tc.nodePool)
+			}
 			if tc.cloud != nil {
 				tc.cloud.Annotations = map[string]string{"other": "kept"}
 				if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(context.Background(), tc.cloud, metav1.CreateOptions{}); err != nil {
@@ -73,7 +100,7 @@ func TestRenew(t *testing.T) {
 				}
 				return false, nil, nil
 			})
-			r := &Renewer{Cloud: cs, Self: "edge-9", Now: func() time.Time { return now }}
+			r := &Renewer{Cloud: cs, Self: "edge-9", Pool: pool, Now: func() time.Time { return now }}
 			got, err := r.Renew(context.Background(), tc.coord)
 			if got != tc.want || (err != nil) != tc.wantErr {
 				t.Fatalf("Renew = %q, %v; want %q (error %v)", got, err, tc.want, tc.wantErr)
@@ -102,13 +129,17 @@ func TestRenewerFollowsCoordinator(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctx)
 	base := time.Now().Add(-30 * time.Second).Truncate(time.Microsecond)
 	cs := fake.NewClientset()
-	for _, n := range []string{"edge-1", "edge-2", "edge-9"} {
+	createNode(t, cs, "edge-x", "pool-b")
+	for _, n := range []string{"edge-1", "edge-2", "edge-9", "edge-x"} {
+		if n != "edge-x" {
+			createNode(t, cs, n, pool)
+		}
 		if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, ct.Lease(n, "", base), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	met, _ := NewMetrics(nil)
-	r := &Renewer{Leases: leases, Cloud: cs, Self: "edge-9", Metrics: met, RetryInterval: 50 * time.Millisecond}
+	r := &Renewer{Leases: leases, Cloud: cs, Self: "edge-9", Pool: pool, Metrics: met, RetryInterval: 50 * time.Millisecond}
 	// edge-1 is already delegated when the leadership starts: the initial list picks it up.
 	t1 := time.Now().Truncate(time.Microsecond)
 	if _, err := leases.Renew(ctx, ct.Lease("edge-1", "", t1), true); err != nil {
@@ -135,19 +166,20 @@ func TestRenewerFollowsCoordinator(t *testing.T) {
 	waitCloud("edge-1", t1, true)
 
 	// Watched changes: a newer renewal of edge-1; edge-2 mirrored undelegated; the leader's
-	// own Lease marked delegated (stale: a leader reaches the cloud itself).
+	// own Lease marked delegated (stale: a leader reaches the cloud itself); a node of another
+	// pool marked delegated in this pool's coordinator.
 	t2 := t1.Add(10 * time.Second)
 	for _, w := range []struct {
 		name      string
 		at        time.Time
 		delegated bool
-	}{{"edge-2", t2, false}, {"edge-9", t2, true}, {"edge-1", t2, true}} {
+	}{{"edge-2", t2, false}, {"edge-9", t2, true}, {"edge-x", t2, true}, {"edge-1", t2, true}} {
 		if _, err := leases.Renew(ctx, ct.Lease(w.name, "", w.at), w.delegated); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitCloud("edge-1", t2, true)
-	for _, n := range []string{"edge-2", "edge-9"} {
+	for _, n := range []string{"edge-2", "edge-9", "edge-x"} {
 		if l := cloudLease(t, cs, n); !l.Spec.RenewTime.Time.Equal(base) || lease.IsDelegated(l) {
 			t.Errorf("%s renewed by the leader: renewTime %s annotations %v", n, l.Spec.RenewTime.Time, l.Annotations)
 		}

@@ -62,7 +62,7 @@ func newHeartbeatDelegation(o *options.Options, checker *healthcheck.Checker, co
 	if err != nil {
 		return nil, fmt.Errorf("building the lease-proxy client: %w", err)
 	}
-	leaders.Add((&heartbeat.Renewer{Leases: leases, Cloud: cloud, Self: o.NodeName, Metrics: met}).Run)
+	leaders.Add((&heartbeat.Renewer{Leases: leases, Cloud: cloud, Self: o.NodeName, Pool: o.NodePool, Metrics: met}).Run)
 	return h, nil
 }
 

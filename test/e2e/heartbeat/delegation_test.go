@@ -280,7 +280,7 @@ func TestDelegatedHeartbeat(t *testing.T) {
 
 // checkIdentities shows why the leader needs its own identity: node-2's credentials may not
 // touch node-1's Lease (Node authorizer) nor its Node (NodeRestriction), while the lease-proxy
-// user may update node Leases and nothing else.
+// user may read and update node Leases and read Nodes, and nothing else.
 func checkIdentities(t *testing.T, node1, node2 string) {
 	t.Helper()
 	ctx := context.Background()
@@ -303,6 +303,10 @@ func checkIdentities(t *testing.T, node1, node2 string) {
 	if _, err := asProxy.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, node1, metav1.GetOptions{}); err != nil {
 		t.Errorf("the lease-proxy user reading node-1's Lease: %v", err)
 	}
+	// It reads Nodes to check their pool before renewing.
+	if _, err := asProxy.CoreV1().Nodes().Get(ctx, node1, metav1.GetOptions{}); err != nil {
+		t.Errorf("the lease-proxy user reading node-1's Node: %v", err)
+	}
 	for what, do := range map[string]func() error{
 		"create a Lease in kube-node-lease": func() error {
 			_, err := asProxy.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "e2e-not-a-node"}}, metav1.CreateOptions{})
@@ -315,8 +319,12 @@ func checkIdentities(t *testing.T, node1, node2 string) {
 		"delete node-1's Lease": func() error {
 			return asProxy.CoordinationV1().Leases(corev1.NamespaceNodeLease).Delete(ctx, node1, metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}})
 		},
-		"read node-1's Node": func() error {
-			_, err := asProxy.CoreV1().Nodes().Get(ctx, node1, metav1.GetOptions{})
+		"patch node-1's Node": func() error {
+			_, err := asProxy.CoreV1().Nodes().Patch(ctx, node1, types.MergePatchType, patch, metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}})
+			return err
+		},
+		"list Nodes": func() error {
+			_, err := asProxy.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 			return err
 		},
 	} {
