@@ -405,3 +405,65 @@ func TestRouter(t *testing.T) {
 		t.Errorf("stale reasons after an epoch change: %v", staled)
 	}
 }
+
+// The leader loses the coordinator for a moment (shorter than its session TTL): the sync
+// restarts with a relist once the coordinator is back, and a change made in the cloud
+// meanwhile reaches the coordinator; the marker is written again.
+func TestSyncerRecoversFromACoordinatorOutage(t *testing.T) {
+	e := ct.Start(t, nil)
+	cloud := newFakeCloud(t, e)
+	cloud.put(t, ct.ServicesGVR, ct.Service("default", "a", "1"))
+	_, ctx := ktesting.NewTestContext(t)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	u, _ := url.Parse(e.Endpoints[0])
+	fwd, err := localstack.Forward("127.0.0.1:0", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fwd.Addr()
+	o := coordinator.NewOptions()
+	o.Endpoints, o.Pool, o.Identity = []string{"http://" + addr}, testPool, "hub-1"
+	o.DialTimeout = 500 * time.Millisecond
+	leaderClient, err := coordinator.New(o, coordinator.NewMetrics(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leaderClient.Close()
+	pool := store.New(e.NewClient(t, testPool, "reader", nil), nil)
+
+	l, err := election.New(leaderClient, 20*time.Second).Campaign(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cu, _ := url.Parse(cloud.srv.URL)
+	s := &Syncer{Client: leaderClient, Cloud: CloudConfig(func() *url.URL { return cu }, http.DefaultTransport, "yurthub/pool-leader"),
+		Resources: []schema.GroupVersionResource{ct.ServicesGVR}, MaxAge: 1500 * time.Millisecond}
+	done := make(chan struct{})
+	go func() { defer close(done); s.Task()(ctx, l) }()
+	waitFor(t, "the first sync", func() bool { return names(t, pool, ct.ServicesGVR) == "a" })
+	before, err := pool.SyncMarker(ctx, ct.ServicesGVR)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_ = fwd.Close()
+	cloud.put(t, ct.ServicesGVR, ct.Service("default", "b", "2"))
+	time.Sleep(2 * time.Second) // a marker refresh (every 500ms, 500ms timeout) fails meanwhile
+	if got := names(t, pool, ct.ServicesGVR); got != "a" {
+		t.Fatalf("written without a connection? %s", got)
+	}
+	fwd, err = localstack.Forward(addr, u.Host)
+	if err != nil {
+		t.Fatalf("reopening the forwarder on %s: %v", addr, err)
+	}
+	defer fwd.Close()
+	waitFor(t, "the change made during the outage", func() bool { return names(t, pool, ct.ServicesGVR) == "a,b" })
+	waitFor(t, "a new marker", func() bool {
+		m, err := pool.SyncMarker(ctx, ct.ServicesGVR)
+		return err == nil && m.Time.After(before.Time) && m.Revision > before.Revision
+	})
+	cancel()
+	<-done
+}
