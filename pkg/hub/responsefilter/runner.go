@@ -6,6 +6,7 @@ import (
 	"maps"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -217,17 +218,33 @@ func (r *Runner) Run(ctx context.Context, config *rest.Config) error {
 		return err
 	}
 
+	// An informer whose first list is refused (no RBAC for the node, yurt-apiserver not
+	// installed, offline with nothing cached) counts as loaded for the wait below: it keeps
+	// retrying, but responses should not wait for it.
+	var settled []cache.InformerSynced
+	for name, inf := range map[string]cache.SharedIndexInformer{
+		"responsefilters": filters.Informer(), "nodepools": pools.Informer(), "node": nodes.Informer(), "services": services,
+	} {
+		failed := &atomic.Bool{}
+		if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, rf *cache.Reflector, err error) {
+			if !failed.Swap(true) {
+				logger.Info("Response filters: reading through the hub failed; retrying, not waiting for it", "what", name, "err", err)
+			}
+			cache.DefaultWatchErrorHandler(ctx, rf, err)
+		}); err != nil {
+			return err
+		}
+		settled = append(settled, func() bool { return inf.HasSynced() || failed.Load() })
+	}
 	yf.Start(ctx.Done())
 	nodeF.Start(ctx.Done())
 	df.Start(ctx.Done())
 	go func() {
-		// Responses wait for the first load, but only so long: offline with nothing cached it
-		// may never come, and the hub must still serve.
+		// Responses wait for the first load, but only so long: it may never come, and the hub
+		// must still serve.
 		waitCtx, cancel := context.WithTimeout(ctx, r.opts.SyncWait)
 		defer cancel()
-		ok := cache.WaitForCacheSync(waitCtx.Done(), filters.Informer().HasSynced, pools.Informer().HasSynced,
-			nodes.Informer().HasSynced, services.HasSynced)
-		if !ok && ctx.Err() == nil {
+		if !cache.WaitForCacheSync(waitCtx.Done(), settled...) && ctx.Err() == nil {
 			logger.Info("Response filters and their lookups are not loaded yet; serving meanwhile with what is loaded", "waited", r.opts.SyncWait)
 		}
 		close(r.synced)
