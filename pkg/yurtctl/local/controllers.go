@@ -9,9 +9,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
 	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
@@ -126,7 +128,38 @@ func (o *UpOptions) startDemoPool(ctx context.Context, stack *localstack.Stack, 
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	return waitPoolReady(ctx, yurt, DemoPool, o.HollowNodes)
+	if err := waitPoolReady(ctx, yurt, DemoPool, o.HollowNodes); err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(stack.RESTConfig())
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
+	}
+	return waitNodeLeases(ctx, kube, names, time.Minute)
+}
+
+// waitNodeLeases waits until every node's kubelet has its Lease in the cloud. A kubelet turns
+// its Node Ready before it creates the Lease; a node cut off before that has no Lease the
+// pool leader could renew for it, so "started" waits for them.
+func waitNodeLeases(ctx context.Context, kube kubernetes.Interface, nodes []string, timeout time.Duration) error {
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		missing = missing[:0]
+		for _, n := range nodes {
+			if _, err := kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, n, metav1.GetOptions{}); err != nil {
+				missing = append(missing, n)
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the kubelets of %v have no Lease in %s: %w", missing, corev1.NamespaceNodeLease, err)
+	}
+	return nil
 }
 
 // startDemoNode starts one hollow node, behind a link and a hub when o.Hubs is set.

@@ -1,10 +1,17 @@
 package local
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // binFixture makes a bin directory holding the named binaries (empty scripts), with the
@@ -123,4 +130,52 @@ func prefix(dir string, paths []string) []string {
 		out[i] = filepath.Join(dir, p)
 	}
 	return out
+}
+
+func TestWaitNodeLeases(t *testing.T) {
+	lease := func(name string) *coordinationv1.Lease {
+		return &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: corev1.NamespaceNodeLease}}
+	}
+	tests := []struct {
+		name    string
+		leases  []*coordinationv1.Lease
+		wantErr string
+	}{
+		{"all there", []*coordinationv1.Lease{lease("n1"), lease("n2")}, ""},
+		{"one missing", []*coordinationv1.Lease{lease("n1")}, "[n2] have no Lease"},
+		{"in another namespace", []*coordinationv1.Lease{lease("n1"), {ObjectMeta: metav1.ObjectMeta{Name: "n2", Namespace: "default"}}}, "[n2] have no Lease"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kube := fake.NewClientset()
+			for _, l := range tt.leases {
+				if _, err := kube.CoordinationV1().Leases(l.Namespace).Create(context.Background(), l, metav1.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := waitNodeLeases(context.Background(), kube, []string{"n1", "n2"}, 500*time.Millisecond)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// A Lease that appears while waiting ends the wait.
+func TestWaitNodeLeasesLate(t *testing.T) {
+	kube := fake.NewClientset()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_, _ = kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(context.Background(),
+			&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "n1", Namespace: corev1.NamespaceNodeLease}}, metav1.CreateOptions{})
+	}()
+	if err := waitNodeLeases(context.Background(), kube, []string{"n1"}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
