@@ -104,12 +104,10 @@ func (m *Middleware) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // match tells whether r is a create of a Lease (collection) or a get/update of the node's own
 // Lease (named). Watches and lists, and other nodes' Leases, are not handled.
 func (m *Middleware) match(r *http.Request) (collection, named bool) {
-	if r.URL.Query().Get("watch") != "" {
-		return false, false
-	}
+	// The path first: every proxied request passes here, and few are Lease requests.
 	rest, ok := strings.CutPrefix(r.URL.Path, leasesPath)
 	switch {
-	case !ok:
+	case !ok || r.URL.Query().Get("watch") != "":
 		return false, false
 	case rest == "" || rest == "/":
 		return r.Method == http.MethodPost, false
