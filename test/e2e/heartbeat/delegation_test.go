@@ -148,10 +148,15 @@ func TestDelegatedHeartbeat(t *testing.T) {
 			default:
 			}
 			node, err := kube.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-			return err == nil && localstack.NodeReady(node), err
+			if err != nil || !localstack.NodeReady(node) {
+				return false, err
+			}
+			// The Lease comes a moment after the Node; without one the leader has nothing to renew.
+			_, err = kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, n.Name, metav1.GetOptions{})
+			return err == nil, err
 		})
 	}
-	t.Logf("3 hollow nodes Ready through their hubs after %s", time.Since(start).Round(time.Second))
+	t.Logf("3 hollow nodes Ready with their Leases, through their hubs, after %s", time.Since(start).Round(time.Second))
 
 	checkIdentities(t, n1.Name, n2.Name)
 
@@ -270,7 +275,9 @@ func TestDelegatedHeartbeat(t *testing.T) {
 			!hasTaint(node1, delegatedheartbeat.UnschedulableTaintKey, corev1.TaintEffectNoSchedule), nil
 	})
 	n1Healed := time.Since(heal).Round(100 * time.Millisecond)
-	framework.WaitFor(t, time.Minute, func() (bool, error) {
+	// node-3 turns Ready once its kubelet posts its status again (6s to 57s here), not with
+	// the first renewed Lease: kube-controller-manager set its Ready condition to Unknown.
+	framework.WaitFor(t, 2*time.Minute, func() (bool, error) {
 		node3, err := kube.CoreV1().Nodes().Get(ctx, n3.Name, metav1.GetOptions{})
 		return err == nil && localstack.NodeReady(node3) && !hasTaint(node3, unreachable, ""), err
 	})
