@@ -513,10 +513,14 @@ func TestServiceChangeResendsItsSlices(t *testing.T) {
 			if got := describeEv(ws.next(t)); got != "DELETED db-1" {
 				t.Fatalf("deleting db-1: %s", got)
 			}
+			// Neither the deleted db-1 nor an unchanged web-1 is sent again: the next event is
+			// the one a real change causes.
 			h.manager.ServiceChanged("default", "db")
 			h.manager.ServiceChanged("default", "web")
-			if got := describeEv(ws.next(t)); got != "MODIFIED web-1" {
-				t.Fatalf("after db-1 was deleted: %s, want only web-1 re-sent", got)
+			lookup.set("default", "web", map[string]any{"hide": "yes"})
+			h.manager.ServiceChanged("default", "web")
+			if got := describeEv(ws.next(t)); got != "DELETED web-1" {
+				t.Fatalf("after db-1 was deleted and web hidden: %s, want DELETED web-1", got)
 			}
 		})
 	}

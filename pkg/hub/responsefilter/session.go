@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/http"
 	"reflect"
@@ -41,6 +42,9 @@ type session struct {
 	watch *watch // set for a watch
 	// filtered says FilterBody ran (a list's view was updated from its items).
 	filtered bool
+	// sent hashes what a watch that may re-filter last sent per object, so a re-filter that
+	// changes nothing sends nothing. Only FilterWatch's goroutine uses it.
+	sent map[string]uint64
 }
 
 var _ proxy.FilterSession = &session{}
@@ -283,6 +287,7 @@ func (s *session) FilterWatch(ctx context.Context, in io.Reader, out io.Writer, 
 	var resync <-chan struct{}
 	if s.watch != nil && (s.usesService || s.usesNodePool) {
 		resync = s.watch.notify
+		s.sent = map[string]uint64{}
 	}
 	for {
 		select {
@@ -348,6 +353,7 @@ func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) e
 		s.m.mu.Lock()
 		seen, certain := s.seenState(key)
 		s.setSeen(key, false)
+		delete(s.sent, key)
 		if s.view != nil && s.view.objects != nil {
 			if len(s.view.lists) > 0 {
 				s.view.objects[key] = storedObject{deleted: true}
@@ -374,14 +380,16 @@ func (s *session) watchEvent(ctx context.Context, w *watchWriter, ev rawEvent) e
 		s.view.objects[key] = store(obj, ev.Object, w.contentType())
 	}
 	s.m.mu.Unlock()
-	return s.send(w, ev, obj, out, seen, certain)
+	return s.send(w, ev, obj, out, seen, certain, false)
 }
 
 // send writes the event for an object the filters kept or dropped, given what the client has.
-func (s *session) send(w *watchWriter, ev rawEvent, obj *unstructured.Unstructured, out filter.Outcome, seen, certain bool) error {
+func (s *session) send(w *watchWriter, ev rawEvent, obj *unstructured.Unstructured, out filter.Outcome, seen, certain, resync bool) error {
+	key := objectKey(obj)
 	if !out.Keep {
 		// Dropped: take it away from a client that has it; an ADDED one it cannot have.
 		if seen || (!certain && ev.Type == "MODIFIED") {
+			delete(s.sent, key)
 			if ev.Object != nil {
 				return w.raw("DELETED", ev.Object)
 			}
@@ -395,10 +403,25 @@ func (s *session) send(w *watchWriter, ev rawEvent, obj *unstructured.Unstructur
 	} else if seen && typ == "ADDED" {
 		typ = "MODIFIED"
 	}
-	if out.Object == obj && ev.Object != nil {
-		return w.raw(typ, ev.Object)
+	data := ev.Object
+	if out.Object != obj || data == nil {
+		var err error
+		if data, _, err = codec.EncodeObject(out.Object, w.protobuf); err != nil {
+			return fmt.Errorf("encoding a filtered watch event: %w", err)
+		}
 	}
-	return w.object(typ, out.Object)
+	if s.sent != nil {
+		h := fnv.New64a()
+		_, _ = h.Write(data)
+		sum := h.Sum64()
+		// A re-filter that changes nothing the client was sent is not sent again (any change
+		// to a Service triggers one).
+		if resync && typ == "MODIFIED" && s.sent[key] == sum {
+			return nil
+		}
+		s.sent[key] = sum
+	}
+	return w.raw(typ, data)
 }
 
 // resync re-filters the objects of the Services that changed (or all of them, when pools
@@ -438,7 +461,7 @@ func (s *session) resync(ctx context.Context, w *watchWriter) error {
 			seen, certain := s.seenState(key)
 			s.setSeen(key, out.Keep)
 			s.m.mu.Unlock()
-			if err := s.send(w, rawEvent{Type: "MODIFIED"}, obj, out, seen, certain); err != nil {
+			if err := s.send(w, rawEvent{Type: "MODIFIED"}, obj, out, seen, certain, true); err != nil {
 				return err
 			}
 		}
