@@ -101,6 +101,8 @@ func TestDelegatedHeartbeat(t *testing.T) {
 			nodePool = pool
 		}
 		n := framework.NewEdgeNode(t, name, framework.EdgeNodeOptions{Pool: nodePool, NoNodeObject: true})
+		// kubemark's kubelet says User-Agent hollow-kubelet; cache it as a real kubelet is.
+		n.HubArgs = append(n.HubArgs, "--cache-agents=kubelet,hollow-kubelet,kube-proxy,coredns")
 		if withCoordinator {
 			hub, err := ca.SignHub(pool, name, 0)
 			if err != nil {
