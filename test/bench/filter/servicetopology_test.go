@@ -9,6 +9,13 @@
 // go-typed (typed EndpointSlices, as OpenYurt's Go filter) is shown for reference only.
 //
 //	go test -run '^$' -bench ServiceTopology -benchtime 5x ./test/bench/filter
+//
+// Where the CEL filter's time goes (pprof, cel-go v0.26): about half is garbage collection of
+// what it allocates (18.6 KB per slice against Go's 1.3 KB), and most of the rest is cel-go's
+// interpreter with the runtime cost tracking Kubernetes' environment always enables (a new
+// tracker per expression evaluated, an observer call and argument slices per step: about 4.7 of
+// the ~6 allocations per endpoint). pkg/filter converts the object, request and node once per
+// evaluation, and the filter runs 2 expressions per slice.
 package filter
 
 import (
