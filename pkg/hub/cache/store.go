@@ -20,7 +20,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -139,41 +141,88 @@ func checkResource(r Resource) error {
 	return nil
 }
 
+// Encoded is one object in the form the cache stores it: its JSON, apiVersion and kind set.
+type Encoded struct {
+	Namespace, Name string
+	JSON            []byte
+}
+
 // Put stores obj (replacing any previous version).
 func (s *Store) Put(r Resource, obj *unstructured.Unstructured) error {
+	e, err := encode(r, obj)
+	if err != nil {
+		return err
+	}
+	return s.PutEncoded(r, e)
+}
+
+func encode(r Resource, obj *unstructured.Unstructured) (Encoded, error) {
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return Encoded{}, fmt.Errorf("cache: encoding %s %s/%s: %w", r, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return Encoded{Namespace: obj.GetNamespace(), Name: obj.GetName(), JSON: data}, nil
+}
+
+// PutEncoded stores an object already encoded (replacing any previous version).
+func (s *Store) PutEncoded(r Resource, e Encoded) error {
 	if err := checkResource(r); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	dir, err := s.putLocked(r, obj)
-	if err != nil {
+	dir, changed, err := s.putLocked(r, e)
+	if err != nil || !changed {
 		return err
 	}
 	return syncDir(dir)
 }
 
-// putLocked writes obj and returns its directory, which the caller must sync.
-func (s *Store) putLocked(r Resource, obj *unstructured.Unstructured) (string, error) {
-	if ns := obj.GetNamespace(); ns != "" {
-		if err := checkPathElement("namespace", ns); err != nil {
-			return "", err
+// putLocked writes e and returns its directory, which the caller must sync if changed.
+func (s *Store) putLocked(r Resource, e Encoded) (dir string, changed bool, err error) {
+	if e.Namespace != "" {
+		if err := checkPathElement("namespace", e.Namespace); err != nil {
+			return "", false, err
 		}
 	}
-	path, err := s.objectPath(r, obj.GetNamespace(), obj.GetName())
+	path, err := s.objectPath(r, e.Namespace, e.Name)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	data, err := json.Marshal(obj.Object)
-	if err != nil {
-		return "", fmt.Errorf("cache: encoding %s %s/%s: %w", r, obj.GetNamespace(), obj.GetName(), err)
+	entry := EncodeEntry(e.JSON)
+	if sameFile(path, entry) {
+		return filepath.Dir(path), false, nil // unchanged (a relist): skip the write and its fsyncs
 	}
-	entry := EncodeEntry(data)
-	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, entry) {
-		return filepath.Dir(path), nil // unchanged (a relist): skip the write and its fsync
-	}
-	return filepath.Dir(path), writeFileSynced(path, entry)
+	return filepath.Dir(path), true, writeFileSynced(path, entry)
 }
+
+// sameFile reports whether the file at path holds exactly entry. A relist rewrites every
+// object, nearly all unchanged; the size is checked first and the file's bytes compared
+// without decoding them.
+func sameFile(path string, entry []byte) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() != int64(len(entry)) {
+		return false
+	}
+	bufp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bufp)
+	if cap(*bufp) < len(entry) {
+		*bufp = make([]byte, len(entry))
+	}
+	buf := (*bufp)[:len(entry)]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return false
+	}
+	return bytes.Equal(buf, entry)
+}
+
+// readBufs are the buffers sameFile reads into, reused across the thousands of files of a relist.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // Get returns one object, or ErrNotFound.
 func (s *Store) Get(r Resource, namespace, name string) (*unstructured.Unstructured, error) {
@@ -268,43 +317,113 @@ func (s *Store) list(r Resource, namespace string) ([]*unstructured.Unstructured
 // writes every item and removes the matching entries that are not among them (objects deleted
 // in the cloud while nobody watched). Objects outside matches (another selector's) are kept.
 func (s *Store) Replace(r Resource, namespace string, matches func(*unstructured.Unstructured) bool, items []*unstructured.Unstructured) error {
+	return s.ReplaceEncoded(r, namespace, matches, func(yield func(Encoded, error) bool) {
+		for _, it := range items {
+			if !yield(encode(r, it)) {
+				return
+			}
+		}
+	})
+}
+
+// ReplaceEncoded is Replace for items already encoded, taken one at a time from a sequence
+// (which may decode them lazily) so that a large list never exists decoded in full. The
+// sequence's first error stops the replacement before anything is removed.
+func (s *Store) ReplaceEncoded(r Resource, namespace string, matches func(*unstructured.Unstructured) bool, items iter.Seq2[Encoded, error]) error {
 	if err := checkResource(r); err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	keep := make(map[string]bool, len(items))
+	keep := map[string]bool{}
 	// Each file is synced before its rename; each directory once at the end, which is what
 	// makes a large list affordable.
 	dirs := map[string]bool{}
-	for _, it := range items {
-		dir, err := s.putLocked(r, it)
+	for it, err := range items {
 		if err != nil {
 			return err
 		}
-		dirs[dir] = true
-		keep[it.GetNamespace()+"/"+it.GetName()] = true
-	}
-	current, err := s.list(r, namespace)
-	if err != nil {
-		return err
-	}
-	for _, obj := range current {
-		if keep[obj.GetNamespace()+"/"+obj.GetName()] || (matches != nil && !matches(obj)) {
-			continue
-		}
-		path, err := s.objectPath(r, obj.GetNamespace(), obj.GetName())
+		dir, changed, err := s.putLocked(r, it)
 		if err != nil {
 			return err
+		}
+		if changed {
+			dirs[dir] = true
+		}
+		keep[it.Namespace+"/"+it.Name] = true
+	}
+	// Only entries the list did not hold can be stale; just those are read back (to apply
+	// matches), so a relist does not decode the whole cache again.
+	err := s.walkNames(r, namespace, func(ns, name, path string) error {
+		if keep[ns+"/"+name] {
+			return nil
+		}
+		if matches != nil {
+			obj, err := s.readObject(path)
+			if errors.Is(err, ErrNotFound) {
+				return nil // gone or corrupt (and dropped)
+			}
+			if err != nil {
+				return err
+			}
+			if !matches(obj) {
+				return nil
+			}
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("cache: removing %s: %w", path, err)
 		}
 		dirs[filepath.Dir(path)] = true
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for dir := range dirs {
 		if err := syncDir(dir); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// walkNames calls fn with the namespace, name and path of every entry of r in namespace
+// ("" for all namespaces), without reading the entries.
+func (s *Store) walkNames(r Resource, namespace string, fn func(ns, name, path string) error) error {
+	var nss []string
+	if namespace != "" {
+		nss = []string{namespace}
+	} else {
+		entries, err := os.ReadDir(filepath.Join(s.root, r.dir()))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("cache: listing %s: %w", r, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				ns := e.Name()
+				if ns == clusterScoped {
+					ns = ""
+				}
+				nss = append(nss, ns)
+			}
+		}
+	}
+	for _, ns := range nss {
+		dir := s.nsDir(r, ns)
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cache: listing %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() || strings.HasPrefix(e.Name(), tmpPrefix) {
+				continue
+			}
+			if err := fn(ns, e.Name(), filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -195,3 +195,95 @@ func TestRejectsPathsOutsideTheLayout(t *testing.T) {
 		t.Error("Put with component ../x succeeded")
 	}
 }
+
+func encodedSvc(t *testing.T, ns, name string, labels map[string]string) Encoded {
+	t.Helper()
+	e, err := encode(services, svc(ns, name, labels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func seqOf(items ...Encoded) func(func(Encoded, error) bool) {
+	return func(yield func(Encoded, error) bool) {
+		for _, it := range items {
+			if !yield(it, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestReplaceEncoded covers the relist path: unchanged entries are not rewritten, stale ones
+// the list covers are removed (reading back only those), a corrupt entry the list holds is
+// rewritten, and a failing sequence removes nothing.
+func TestReplaceEncoded(t *testing.T) {
+	s, corrupt := newStore(t)
+	app := map[string]string{"app": "x"}
+	matchesApp := func(u *unstructured.Unstructured) bool { return u.GetLabels()["app"] == "x" }
+	a, b, c := encodedSvc(t, "default", "a", app), encodedSvc(t, "default", "b", app), encodedSvc(t, "kube-system", "c", app)
+	other := encodedSvc(t, "default", "other", nil)
+	if err := s.ReplaceEncoded(services, "", nil, seqOf(a, b, c, other)); err != nil {
+		t.Fatal(err)
+	}
+	pathOf := func(ns, name string) string { return filepath.Join(s.Root(), "kube-proxy", "services.v1.core", ns, name) }
+	before, err := os.Stat(pathOf("default", "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Corrupt b; relist a and b only: a is untouched (same file), b is rewritten, c (matching,
+	// not listed) is removed, other (not matching) is kept.
+	if err := os.WriteFile(pathOf("default", "b"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceEncoded(services, "", matchesApp, seqOf(a, b)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(pathOf("default", "a"))
+	if err != nil || !os.SameFile(before, after) {
+		t.Errorf("an unchanged entry was rewritten (%v)", err)
+	}
+	items, err := s.List(services, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, it := range items {
+		names = append(names, it.GetNamespace()+"/"+it.GetName())
+	}
+	if got := strings.Join(names, ","); got != "default/a,default/b,default/other" {
+		t.Errorf("after the relist: %s", got)
+	}
+	if *corrupt != 0 {
+		t.Errorf("%d corrupt entries reported; the listed corrupt entry should just be rewritten", *corrupt)
+	}
+
+	// A sequence that fails (an undecodable item) stops the replacement before any removal.
+	bad := func(yield func(Encoded, error) bool) {
+		if yield(a, nil) {
+			yield(Encoded{}, errors.New("truncated"))
+		}
+	}
+	if err := s.ReplaceEncoded(services, "", matchesApp, bad); err == nil {
+		t.Fatal("no error from a failing sequence")
+	}
+	if _, err := s.Get(services, "default", "b"); err != nil {
+		t.Errorf("b removed by a failed replacement: %v", err)
+	}
+
+	// A namespaced replacement leaves other namespaces alone.
+	if err := s.ReplaceEncoded(services, "kube-system", nil, seqOf()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutEncoded(services, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReplaceEncoded(services, "default", nil, seqOf(a)); err != nil {
+		t.Fatal(err)
+	}
+	if items, _ := s.List(services, ""); len(items) != 2 {
+		t.Errorf("after replacing default with a alone: %d items, want a and kube-system/c", len(items))
+	}
+}

@@ -3,7 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
-	"strings"
+	"iter"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
@@ -45,50 +45,65 @@ func (w *cacheWriter) forget() {
 	w.result(w.store.Delete(w.req.Resource, w.req.Namespace, w.req.Name), "Removing a deleted object from the cache")
 }
 
-// store1 stores a complete get or list response body.
+// store1 stores a complete get or list response body. A list is decoded item by item as it is
+// written (codec.DecodeListItems), so it never exists decoded in full.
 func (w *cacheWriter) store1(data []byte, contentType string) {
 	if w.req.Verb == "get" {
-		obj, err := codec.DecodeObject(data, contentType)
+		it, err := codec.DecodeItem(data, contentType)
 		if err != nil {
 			w.result(err, "Decoding a get response for the cache")
 			return
 		}
-		w.result(w.store.Put(w.req.Resource, obj), "Caching a get response")
+		w.result(w.store.PutEncoded(w.req.Resource, encoded(it)), "Caching a get response")
 		return
 	}
-	list, err := codec.DecodeList(data, contentType)
+	info, items, err := codec.DecodeListItems(data, contentType)
 	if err != nil {
 		w.result(err, "Decoding a list response for the cache")
 		return
 	}
-	items := make([]*unstructured.Unstructured, len(list.Items))
-	for i := range list.Items {
-		items[i] = &list.Items[i]
-	}
-	if w.req.Paged || list.GetContinue() != "" {
+	if w.req.Paged || info.Continue != "" {
 		// One page of many: add what it holds, remove nothing.
-		for _, it := range items {
-			if err := w.store.Put(w.req.Resource, it); err != nil {
+		for it, err := range items {
+			if err == nil {
+				err = w.store.PutEncoded(w.req.Resource, encoded(it))
+			}
+			if err != nil {
 				w.result(err, "Caching a list page")
 				return
 			}
 		}
-	} else if err := w.store.Replace(w.req.Resource, w.req.Namespace, w.matches, items); err != nil {
+	} else if err := w.store.ReplaceEncoded(w.req.Resource, w.req.Namespace, w.matches, encodedSeq(items)); err != nil {
 		w.result(err, "Caching a list response")
 		return
 	}
 	w.result(w.store.PutListMeta(w.req.Resource, cache.ListMeta{
-		APIVersion: list.GetAPIVersion(), Kind: list.GetKind(), ResourceVersion: list.GetResourceVersion(),
+		APIVersion: info.APIVersion, Kind: info.Kind, ResourceVersion: info.ResourceVersion,
 	}), "Caching a list's resourceVersion")
 }
 
-// consumeWatch applies a watch stream's events. A watch list (sendInitialEvents) is a list in
-// disguise: its initial events replace the covered objects once the end bookmark arrives.
+func encoded(it codec.Item) cache.Encoded {
+	return cache.Encoded{Namespace: it.Namespace, Name: it.Name, JSON: it.JSON}
+}
+
+func encodedSeq(items iter.Seq2[codec.Item, error]) iter.Seq2[cache.Encoded, error] {
+	return func(yield func(cache.Encoded, error) bool) {
+		for it, err := range items {
+			if !yield(encoded(it), err) {
+				return
+			}
+		}
+	}
+}
+
+// consumeWatch applies a watch stream's events. Events are queued as they came off the wire
+// and decoded only when applied: a backlog of decoded objects (up to queueDepth of them) was
+// most of a busy hub's heap.
 func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
-	apply := w.applyWatch()
+	apply := w.applyRawWatch()
 	dec := codec.NewWatchDecoder(r, contentType)
 	for {
-		ev, err := dec.Next()
+		ev, err := dec.NextRaw()
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				w.logger.V(2).Info("Stopped caching a watch stream", "err", err)
@@ -99,39 +114,76 @@ func (w *cacheWriter) consumeWatch(r io.Reader, contentType string) {
 	}
 }
 
-// applyWatch returns a function that applies one watch event to the cache; calls must be in
-// stream order (the write queue runs them so).
+// applyWatch returns a function that applies one decoded watch event to the cache (events
+// from the pool coordinator); calls must be in stream order (the write queue runs them so).
 func (w *cacheWriter) applyWatch() func(codec.Event) {
-	initial := w.req.SendInitialEvents
-	var initialItems []*unstructured.Unstructured
+	apply := w.applyItemWatch()
 	return func(ev codec.Event) {
 		if ev.Object == nil {
 			return // ERROR events change nothing
 		}
-		obj := ev.Object
-		meta := cache.ListMeta{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind() + "List", ResourceVersion: obj.GetResourceVersion()}
-		switch ev.Type {
-		case "ADDED", "MODIFIED":
-			if initial {
-				initialItems = append(initialItems, obj)
-				return
-			}
-			w.result(w.store.Put(w.req.Resource, obj), "Caching a watch event")
-		case "DELETED":
-			w.result(w.store.Delete(w.req.Resource, obj.GetNamespace(), obj.GetName()), "Caching a watch event")
-		case "BOOKMARK":
-			if initial && obj.GetAnnotations()[codec.InitialEventsEndAnnotation] == "true" {
-				initial = false
-				w.result(w.store.Replace(w.req.Resource, w.req.Namespace, w.matches, initialItems), "Caching a watch list")
-				initialItems = nil
-			} else if initial {
-				return
-			}
+		apply(ev.Type, func() (codec.Item, error) { return codec.ItemOf(ev.Object) })
+	}
+}
+
+// applyRawWatch is applyWatch for events still encoded as received.
+func (w *cacheWriter) applyRawWatch() func(codec.RawEvent) {
+	apply := w.applyItemWatch()
+	return func(ev codec.RawEvent) {
+		if ev.Type == "ERROR" {
+			return // ERROR events change nothing
+		}
+		apply(ev.Type, func() (codec.Item, error) { return codec.DecodeItem(ev.Object, ev.ContentType) })
+	}
+}
+
+// applyItemWatch returns a function that applies one event, whose object decode yields, to
+// the cache. A watch list (sendInitialEvents) is a list in disguise: its initial events replace
+// the covered objects once the end bookmark arrives; until then they are held still encoded.
+func (w *cacheWriter) applyItemWatch() func(typ string, decode func() (codec.Item, error)) {
+	initial := w.req.SendInitialEvents
+	var initialItems []func() (codec.Item, error)
+	return func(typ string, decode func() (codec.Item, error)) {
+		if initial && (typ == "ADDED" || typ == "MODIFIED") {
+			initialItems = append(initialItems, decode)
+			return
+		}
+		switch typ {
+		case "ADDED", "MODIFIED", "DELETED", "BOOKMARK":
 		default:
 			return
 		}
-		if strings.HasSuffix(meta.Kind, "List") && meta.ResourceVersion != "" {
-			w.result(w.store.PutListMeta(w.req.Resource, meta), "Caching a watch's resourceVersion")
+		obj, err := decode()
+		if err != nil {
+			w.result(err, "Decoding a watch event for the cache")
+			return
+		}
+		switch typ {
+		case "ADDED", "MODIFIED":
+			w.result(w.store.PutEncoded(w.req.Resource, encoded(obj)), "Caching a watch event")
+		case "DELETED":
+			w.result(w.store.Delete(w.req.Resource, obj.Namespace, obj.Name), "Caching a watch event")
+		case "BOOKMARK":
+			if initial && obj.InitialEventsEnd {
+				initial = false
+				pending := initialItems
+				initialItems = nil
+				w.result(w.store.ReplaceEncoded(w.req.Resource, w.req.Namespace, w.matches, func(yield func(cache.Encoded, error) bool) {
+					for _, decode := range pending {
+						it, err := decode()
+						if !yield(encoded(it), err) {
+							return
+						}
+					}
+				}), "Caching a watch list")
+			} else if initial {
+				return
+			}
+		}
+		if obj.ResourceVersion != "" {
+			w.result(w.store.PutListMeta(w.req.Resource, cache.ListMeta{
+				APIVersion: obj.APIVersion, Kind: obj.Kind + "List", ResourceVersion: obj.ResourceVersion,
+			}), "Caching a watch's resourceVersion")
 		}
 	}
 }
