@@ -277,9 +277,9 @@ func TestDelegatedHeartbeat(t *testing.T) {
 			!hasTaint(node1, delegatedheartbeat.UnschedulableTaintKey, corev1.TaintEffectNoSchedule), nil
 	})
 	n1Healed := time.Since(heal).Round(100 * time.Millisecond)
-	// node-3 turns Ready once its kubelet posts its status again (6s to 57s here), not with
-	// the first renewed Lease: kube-controller-manager set its Ready condition to Unknown.
-	framework.WaitFor(t, 2*time.Minute, func() (bool, error) {
+	// node-3 turns Ready once its kubelet posts its status again, not with the first renewed
+	// Lease: kube-controller-manager set its Ready condition to Unknown.
+	framework.WaitFor(t, time.Minute, func() (bool, error) {
 		node3, err := kube.CoreV1().Nodes().Get(ctx, n3.Name, metav1.GetOptions{})
 		return err == nil && localstack.NodeReady(node3) && !hasTaint(node3, unreachable, ""), err
 	})
