@@ -68,7 +68,7 @@ type fakeCloud struct {
 	watches map[string]int
 }
 
-func newFakeCloud(t *testing.T, e *ct.Etcd) *fakeCloud {
+func newFakeCloud(t testing.TB, e *ct.Etcd) *fakeCloud {
 	logger, _ := ktesting.NewTestContext(t)
 	c := e.NewClient(t, "the-cloud", "cloud", nil)
 	f := &fakeCloud{store: store.New(c, nil), watches: map[string]int{}}
@@ -100,7 +100,7 @@ func newFakeCloud(t *testing.T, e *ct.Etcd) *fakeCloud {
 	return f
 }
 
-func (f *fakeCloud) put(t *testing.T, gvr schema.GroupVersionResource, obj runtime.Object) {
+func (f *fakeCloud) put(t testing.TB, gvr schema.GroupVersionResource, obj runtime.Object) {
 	t.Helper()
 	if _, err := f.store.Put(context.Background(), gvr, obj); err != nil {
 		t.Fatal(err)

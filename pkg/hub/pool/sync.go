@@ -174,13 +174,13 @@ func (s *Syncer) syncResource(ctx context.Context, st *store.Store, gvr schema.G
 	}
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithCancel(ctx)
-		rs := &reflectorStore{ctx: rctx, stop: cancel, st: st, gvr: gvr, logger: logger, onSynced: s.OnSynced}
+		rs := newReflectorStore(rctx, cancel, st, gvr, logger, s.OnSynced)
 		r := cache.NewReflectorWithOptions(lw, expected, rs, cache.ReflectorOptions{
 			Name: "pool-sync " + gvr.String(), TypeDescription: gvr.String(), Logger: &logger,
 		})
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); rs.refreshMarker(interval) }()
+		wg.Go(rs.writeLoop)
+		wg.Go(func() { rs.refreshMarker(interval) })
 		r.RunWithContext(rctx)
 		cancel()
 		wg.Wait()
@@ -241,7 +241,21 @@ func (s *Syncer) listWatch(gvr schema.GroupVersionResource) (cache.ListerWatcher
 	}, &unstructured.Unstructured{}, nil
 }
 
-// reflectorStore is the reflector's store: every change goes to the coordinator.
+// Limits of the leader's write queue per resource: maxPendingWrites changes may wait for the
+// coordinator before the reflector itself waits (so a slow coordinator slows the cloud watch
+// down instead of growing memory), and one round writes at most maxBatchWrites of them.
+const (
+	maxPendingWrites = 1000
+	maxBatchWrites   = 500
+)
+
+// reflectorStore is the reflector's store: every change goes to the coordinator. The
+// reflector hands over changes one at a time and waits for each; writing each in its own
+// transaction would cost one coordinator commit (an fsync) per change, serially, and a busy
+// cloud outruns that on a loaded disk. So Add, Update and Delete only queue the change, and
+// one writer goroutine writes whatever has queued up meanwhile in one round of guarded
+// transactions (store.Apply: in order, every change kept). A quiet resource still gets each
+// change written at once; a busy one gets batches as large as the coordinator's pace makes them.
 type reflectorStore struct {
 	ctx      context.Context
 	stop     context.CancelFunc
@@ -249,6 +263,8 @@ type reflectorStore struct {
 	gvr      schema.GroupVersionResource
 	logger   klog.Logger
 	onSynced func(schema.GroupVersionResource, int)
+	// pending carries the reflector's changes (and resourceVersions) to writeLoop, in order.
+	pending chan pendingWrite
 
 	mu     sync.Mutex
 	synced bool // a relist completed and every write since succeeded
@@ -256,10 +272,25 @@ type reflectorStore struct {
 	err    error
 }
 
+// pendingWrite is one queued item: a change, a cloud resourceVersion the coordinator is
+// current with once everything before it is written, or a flush request.
+type pendingWrite struct {
+	change *store.Change
+	rv     string
+	// flushed, if set, is closed once everything queued before it is written.
+	flushed chan struct{}
+}
+
 var (
 	_ cache.ReflectorStore         = &reflectorStore{}
 	_ cache.ResourceVersionUpdater = &reflectorStore{}
 )
+
+func newReflectorStore(ctx context.Context, stop context.CancelFunc, st *store.Store, gvr schema.GroupVersionResource,
+	logger klog.Logger, onSynced func(schema.GroupVersionResource, int)) *reflectorStore {
+	return &reflectorStore{ctx: ctx, stop: stop, st: st, gvr: gvr, logger: logger, onSynced: onSynced,
+		pending: make(chan pendingWrite, maxPendingWrites)}
+}
 
 func (r *reflectorStore) fail(err error) error {
 	r.mu.Lock()
@@ -285,15 +316,93 @@ func (r *reflectorStore) failure() error {
 	return r.err
 }
 
+// stopped is the error for a queue that no longer takes writes.
+func (r *reflectorStore) stopped() error {
+	if err := r.failure(); err != nil {
+		return err
+	}
+	return fmt.Errorf("the sync of %s stopped: %w", r.gvr, r.ctx.Err())
+}
+
+// enqueue hands w to writeLoop, waiting while the queue is full.
+func (r *reflectorStore) enqueue(w pendingWrite) error {
+	select {
+	case r.pending <- w:
+		return nil
+	case <-r.ctx.Done():
+		return r.stopped()
+	}
+}
+
+// writeLoop writes the queued changes until the sync stops or a write fails: it waits for
+// one, takes every change queued behind it (up to maxBatchWrites, and up to a flush request)
+// and writes them with one Apply.
+func (r *reflectorStore) writeLoop() {
+	batch := make([]pendingWrite, 0, maxBatchWrites)
+	changes := make([]store.Change, 0, maxBatchWrites)
+	for {
+		batch, changes = batch[:0], changes[:0]
+		select {
+		case <-r.ctx.Done():
+			return
+		case w := <-r.pending:
+			batch = append(batch, w)
+		}
+	more:
+		for len(batch) < maxBatchWrites && batch[len(batch)-1].flushed == nil {
+			select {
+			case w := <-r.pending:
+				batch = append(batch, w)
+			default:
+				break more
+			}
+		}
+		rv := ""
+		for _, w := range batch {
+			if w.change != nil {
+				changes = append(changes, *w.change)
+			}
+			if w.rv != "" {
+				rv = w.rv
+			}
+		}
+		if len(changes) > 0 {
+			if _, err := r.st.Apply(r.ctx, r.gvr, changes); err != nil {
+				_ = r.fail(err)
+				return
+			}
+		}
+		if rv != "" {
+			r.mu.Lock()
+			r.rv = rv
+			r.mu.Unlock()
+		}
+		if last := batch[len(batch)-1]; last.flushed != nil {
+			close(last.flushed)
+		}
+	}
+}
+
+// flush waits until every change queued so far is written.
+func (r *reflectorStore) flush() error {
+	done := make(chan struct{})
+	if err := r.enqueue(pendingWrite{flushed: done}); err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-r.ctx.Done():
+		return r.stopped()
+	}
+}
+
 func (r *reflectorStore) put(obj interface{}) error {
 	o, ok := obj.(runtime.Object)
 	if !ok {
 		return r.fail(fmt.Errorf("unexpected %T from the reflector", obj))
 	}
-	if _, err := r.st.Put(r.ctx, r.gvr, o); err != nil {
-		return r.fail(err)
-	}
-	return nil
+	return r.enqueue(pendingWrite{change: &store.Change{Object: o}})
 }
 
 func (r *reflectorStore) Add(obj interface{}) error    { return r.put(obj) }
@@ -307,12 +416,11 @@ func (r *reflectorStore) Delete(obj interface{}) error {
 	if err != nil {
 		return r.fail(fmt.Errorf("deleting a %T: %w", obj, err))
 	}
-	if _, err := r.st.Delete(r.ctx, r.gvr, m.GetNamespace(), m.GetName()); err != nil {
-		return r.fail(err)
-	}
-	return nil
+	return r.enqueue(pendingWrite{change: &store.Change{Namespace: m.GetNamespace(), Name: m.GetName()}})
 }
 
+// Replace writes a relist once the changes queued before it are written (a relist after a
+// watch expired follows that watch's changes).
 func (r *reflectorStore) Replace(list []interface{}, rv string) error {
 	items := make([]runtime.Object, 0, len(list))
 	for _, it := range list {
@@ -321,6 +429,9 @@ func (r *reflectorStore) Replace(list []interface{}, rv string) error {
 			return r.fail(fmt.Errorf("unexpected %T in the reflector's list", it))
 		}
 		items = append(items, o)
+	}
+	if err := r.flush(); err != nil {
+		return err
 	}
 	res, err := r.st.Replace(r.ctx, r.gvr, items, rv)
 	if err != nil {
@@ -339,11 +450,10 @@ func (r *reflectorStore) Replace(list []interface{}, rv string) error {
 
 func (r *reflectorStore) Resync() error { return nil }
 
-// UpdateResourceVersion records the cloud resourceVersion the coordinator is current with.
+// UpdateResourceVersion records the cloud resourceVersion the coordinator is current with
+// once the changes queued before it are written (the sync marker carries it).
 func (r *reflectorStore) UpdateResourceVersion(rv string) {
-	r.mu.Lock()
-	r.rv = rv
-	r.mu.Unlock()
+	_ = r.enqueue(pendingWrite{rv: rv})
 }
 
 // refreshMarker rewrites the sync marker every interval while the resource is synced.
