@@ -232,10 +232,10 @@ func (o *UpOptions) printControllers() {
 `, DemoPool, DemoPool)
 	if o.Hubs {
 		n := o.demoNodes[0].Name
-		fmt.Fprintf(o.Out, `  curl -s %s/metrics | grep -E '^yurthub_(pool_leader|cloud_healthy)'   # is this hub the pool leader?
-  yurtctl local cut %s --dir %s    # cut the node's hub off the cloud; pick one that is not the leader
-  yurtctl local heal %s --dir %s
-`, o.demoNodes[0].Hub.HealthURL, n, o.Dir, n, o.Dir)
+		fmt.Fprintf(o.Out, `  curl -s %[1]s/metrics | grep -E '^yurthub_(pool_leader|cloud_healthy)'   # is this hub the pool leader?
+  %[2]s local cut %[3]s --dir %[4]s    # cut the node's hub off the cloud; pick one that is not the leader
+  %[2]s local heal %[3]s --dir %[4]s
+`, o.demoNodes[0].Hub.HealthURL, filepath.Join(o.BinDir, "yurtctl"), n, o.Dir)
 	}
 	fmt.Fprintln(o.Out)
 }

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/yurt-edge/yurt/pkg/localstack"
 )
 
 // binFixture makes a bin directory holding the named binaries (empty scripts), with the
@@ -177,5 +180,35 @@ func TestWaitNodeLeasesLate(t *testing.T) {
 	}()
 	if err := waitNodeLeases(context.Background(), kube, []string{"n1"}, 5*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPrintControllers checks the demo pool's instructions: each node's path through its hub
+// (test/e2e/local reads the health URLs from these lines) and the cut command with the path
+// of this yurtctl.
+func TestPrintControllers(t *testing.T) {
+	link, err := localstack.NewCloudLink("127.0.0.1:0", "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer link.Close()
+	var out bytes.Buffer
+	o := NewUpOptions()
+	o.Out, o.Dir, o.BinDir, o.managerAddr = &out, "/d", "/b", "127.0.0.1:1"
+	o.demoNodes = []demoNode{
+		{Name: "pool-a-node-1", Link: link, Hub: &localstack.YurtHub{ProxyURL: "http://127.0.0.1:2", HealthURL: "http://127.0.0.1:3", Dir: "/d/hubs/pool-a-node-1"}},
+		{Name: "pool-a-node-2"},
+	}
+	o.printControllers()
+	for _, want := range []string{
+		"pool-a-node-1  kubelet -> yurthub http://127.0.0.1:2 (health http://127.0.0.1:3, cache /d/hubs/pool-a-node-1/cache) -> cloud link " + link.Addr() + " -> kube-apiserver",
+		"pool-a-node-2  kubelet -> kube-apiserver",
+		"curl -s http://127.0.0.1:3/metrics",
+		"/b/yurtctl local cut pool-a-node-1 --dir /d",
+		"/b/yurtctl local heal pool-a-node-1 --dir /d",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
 	}
 }
