@@ -13,6 +13,8 @@ import (
 	"math"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"k8s.io/klog/v2"
@@ -44,6 +46,7 @@ func New(client *coordinator.Client, ttl time.Duration) *Elector {
 
 // Leadership is held by the leader until Resign or until Done is closed.
 type Leadership struct {
+	client   *clientv3.Client
 	session  *concurrency.Session
 	election *concurrency.Election
 	identity string
@@ -52,16 +55,39 @@ type Leadership struct {
 // Campaign blocks until this client (as client.Identity) leads the pool, or ctx ends. The
 // returned leadership lasts until Resign, or until its session is lost (Done closes): the
 // leader must then stop acting as leader at once and may campaign again.
+//
+// It returns as soon as ctx ends, even when the coordinator is unreachable. That is why it
+// does not use concurrency.NewSession's lease grant (made with the session's context, which
+// must outlive ctx and so cannot be cancelled) nor concurrency.Election.Campaign (which, once
+// interrupted, resigns with the client's own context and so waits for the coordinator until
+// the client is closed): it grants the lease and waits for its turn with ctx, the way etcd's
+// Campaign does, and hands the key to concurrency.ResumeElection once it leads.
 func (e *Elector) Campaign(ctx context.Context) (*Leadership, error) {
-	// The session outlives ctx on success, so it gets its own context; Resign ends it.
-	session, err := concurrency.NewSession(e.client.Etcd, concurrency.WithTTL(int(math.Ceil(e.ttl.Seconds()))),
-		concurrency.WithContext(context.WithoutCancel(ctx)))
+	cli := e.client.Etcd
+	ttl := int64(math.Ceil(e.ttl.Seconds()))
+	grant, err := cli.Grant(ctx, ttl)
 	if err != nil {
 		return nil, fmt.Errorf("creating an election session in pool %s: %w", e.client.Pool, err)
 	}
-	el := concurrency.NewElection(session, e.prefix)
-	if err := el.Campaign(ctx, e.client.Identity); err != nil {
-		closeSession(ctx, session)
+	// With a lease given, NewSession only starts keeping it alive; the session outlives ctx
+	// on success, so it gets its own context, and Resign ends it.
+	session, err := concurrency.NewSession(cli, concurrency.WithTTL(int(ttl)), concurrency.WithLease(grant.ID),
+		concurrency.WithContext(context.WithoutCancel(ctx)))
+	if err != nil {
+		e.abandon(ctx, nil, grant.ID)
+		return nil, fmt.Errorf("creating an election session in pool %s: %w", e.client.Pool, err)
+	}
+	key := fmt.Sprintf("%s/%x", e.prefix, grant.ID)
+	resp, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, e.client.Identity, clientv3.WithLease(grant.ID))).Commit()
+	if err == nil && !resp.Succeeded {
+		err = fmt.Errorf("the fresh election key %s exists already", key)
+	}
+	if err == nil {
+		err = waitOlderGone(ctx, cli, e.prefix+"/", resp.Header.Revision-1)
+	}
+	if err != nil {
+		e.abandon(ctx, session, grant.ID)
 		return nil, fmt.Errorf("campaigning for leader of pool %s: %w", e.client.Pool, err)
 	}
 	select {
@@ -71,13 +97,63 @@ func (e *Elector) Campaign(ctx context.Context) (*Leadership, error) {
 	default:
 	}
 	klog.FromContext(ctx).Info("Became the pool's leader", "pool", e.client.Pool, "identity", e.client.Identity, "lease", session.Lease())
-	return &Leadership{session: session, election: el, identity: e.client.Identity}, nil
+	return &Leadership{client: cli, session: session, election: concurrency.ResumeElection(session, e.prefix, key, resp.Header.Revision),
+		identity: e.client.Identity}, nil
 }
 
-func closeSession(ctx context.Context, s *concurrency.Session) {
-	if err := s.Close(); err != nil {
-		klog.FromContext(ctx).V(2).Info("Closing election session", "err", err)
+// abandon ends a campaign that did not win: it stops keeping the lease alive and revokes it
+// (which deletes the candidate's key) in the background, bounded by the TTL (by then the
+// lease has expired anyway), so an unreachable coordinator never holds the caller.
+func (e *Elector) abandon(ctx context.Context, session *concurrency.Session, lease clientv3.LeaseID) {
+	if session != nil {
+		session.Orphan()
 	}
+	logger := klog.FromContext(ctx)
+	go func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.ttl)
+		defer cancel()
+		if _, err := e.client.Etcd.Revoke(rctx, lease); err != nil {
+			logger.V(2).Info("Revoking an abandoned election lease", "pool", e.client.Pool, "err", err)
+		}
+	}()
+}
+
+// waitOlderGone waits until no key under prefix was created at or before maxCreateRev: the
+// candidates ahead of this one have all gone (as etcd's Campaign waits).
+func waitOlderGone(ctx context.Context, cli *clientv3.Client, prefix string, maxCreateRev int64) error {
+	opts := append(clientv3.WithLastCreate(), clientv3.WithMaxCreateRev(maxCreateRev))
+	for {
+		resp, err := cli.Get(ctx, prefix, opts...)
+		if err != nil {
+			return err
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		if err := waitDeleted(ctx, cli, string(resp.Kvs[0].Key), resp.Header.Revision); err != nil {
+			return err
+		}
+	}
+}
+
+// waitDeleted waits until key is deleted after revision rev.
+func waitDeleted(ctx context.Context, cli *clientv3.Client, key string, rev int64) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for wr := range cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(rev+1)) {
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == mvccpb.DELETE {
+				return nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("the election watch ended (client closed?)")
 }
 
 // Done is closed when the leadership is lost: the session's lease expired or was revoked, or
@@ -97,11 +173,14 @@ func (l *Leadership) Key() string { return l.election.Key() }
 func (l *Leadership) Identity() string { return l.identity }
 
 // Resign gives up the leadership at once (the next candidate takes over without waiting for
-// the TTL) and ends the session.
+// the TTL) and ends the session, within ctx: the lease is revoked with ctx, not with
+// Session.Close's own TTL-long wait.
 func (l *Leadership) Resign(ctx context.Context) error {
 	err := l.election.Resign(ctx)
-	if cerr := l.session.Close(); err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = cerr
+	l.session.Orphan()
+	_, rerr := l.client.Revoke(ctx, l.session.Lease())
+	if err == nil && rerr != nil && !errors.Is(rerr, context.Canceled) && !errors.Is(rerr, rpctypes.ErrLeaseNotFound) {
+		err = rerr
 	}
 	if err != nil {
 		return fmt.Errorf("resigning leadership: %w", err)

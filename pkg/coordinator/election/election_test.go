@@ -3,6 +3,7 @@ package election_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	ct "github.com/yurt-edge/yurt/pkg/coordinator/coordinatortest"
 	"github.com/yurt-edge/yurt/pkg/coordinator/election"
 	"github.com/yurt-edge/yurt/pkg/coordinator/store"
+	"github.com/yurt-edge/yurt/pkg/localstack"
 )
 
 const (
@@ -164,8 +166,84 @@ func TestCancelledCampaignLeavesNoCandidate(t *testing.T) {
 	if id, err := election.New(hubA, time.Minute).Leader(ctx); !errors.Is(err, election.ErrNoLeader) {
 		t.Errorf("after the leader resigned and the other candidate gave up: leader %q, %v; want none", id, err)
 	}
-	resp, err := hubA.Etcd.Get(ctx, coordinator.ElectionPrefix(pool), clientv3.WithPrefix())
-	if err != nil || len(resp.Kvs) != 0 {
-		t.Errorf("election keys left: %v %v", resp, err)
+	// The abandoned candidate's lease is revoked in the background (Campaign does not wait
+	// for the coordinator once its ctx ended).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := hubA.Etcd.Get(ctx, coordinator.ElectionPrefix(pool), clientv3.WithPrefix())
+		if err == nil && len(resp.Kvs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("election keys left: %v %v", resp, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A coordinator that stops answering must not hold a hub that is stopping: a campaign
+// returns when its ctx ends, whether it was waiting for its turn when the coordinator went
+// away or started without one, and Resign returns within its ctx.
+func TestUnreachableCoordinatorDoesNotHoldCampaignOrResign(t *testing.T) {
+	e := ct.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The hubs reach the coordinator through a forwarder, closed to make it unreachable.
+	u, _ := url.Parse(e.Endpoints[0])
+	fwd, err := localstack.Forward("127.0.0.1:0", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Close()
+	client := func(identity string) *coordinator.Client {
+		o := coordinator.NewOptions()
+		o.Endpoints, o.Pool, o.Identity = []string{"http://" + fwd.Addr()}, pool, identity
+		o.DialTimeout = 300 * time.Millisecond
+		c, err := coordinator.New(o, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	elA := election.New(client("hub-a"), time.Minute)
+	hubB := client("hub-b")
+	a := waitLeader(t, campaign(ctx, elA), 30*time.Second)
+	bctx, bcancel := context.WithCancel(ctx)
+	defer bcancel()
+	waiting := campaign(bctx, election.New(hubB, time.Minute))
+	time.Sleep(300 * time.Millisecond)
+	stillWaiting(t, waiting, "hub-b")
+
+	_ = fwd.Close()
+	bcancel()
+	returns := func(what string, ch <-chan result) {
+		t.Helper()
+		select {
+		case r := <-ch:
+			if r.err == nil {
+				t.Errorf("%s: succeeded without a coordinator", what)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still blocked 10s after its context ended, with the coordinator unreachable", what)
+		}
+	}
+	returns("a waiting campaign cancelled", waiting)
+
+	cctx, ccancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer ccancel()
+	returns("a campaign started without a coordinator", campaign(cctx, election.New(hubB, time.Minute)))
+
+	rctx, rcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer rcancel()
+	resigned := make(chan error, 1)
+	go func() { resigned <- a.Resign(rctx) }()
+	select {
+	case err := <-resigned:
+		if err == nil {
+			t.Error("Resign succeeded without a coordinator")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Resign still blocked 10s after its context ended, with the coordinator unreachable")
 	}
 }
