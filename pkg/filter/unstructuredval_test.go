@@ -11,6 +11,8 @@ import (
 	"github.com/google/cel-go/common/types/ref"
 
 	"k8s.io/apiserver/pkg/cel/environment"
+
+	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
 )
 
 // unstructuredTestObject has maps, lists of maps and scalars, nulls, ints and floats, as JSON
@@ -187,4 +189,60 @@ func FuzzUnstructuredValues(f *testing.F) {
 		}
 		t.Fatalf("%s: %s", expr, diff)
 	})
+}
+
+// TestMutationsWithObjectContent: mutations whose values are parts of the object (which a
+// filter reads as unstructuredValue) produce the same content as literals.
+func TestMutationsWithObjectContent(t *testing.T) {
+	c := newCompiler(t, CompilerOptions{})
+	cases := []struct {
+		name     string
+		mutation appsv1alpha1.Mutation
+		want     func(obj map[string]any)
+	}{
+		{"apply configuration copies labels to annotations",
+			applyConfig("Object{metadata: Object.metadata{annotations: object.metadata.labels}}"),
+			func(obj map[string]any) {
+				obj["metadata"].(map[string]any)["annotations"] = map[string]any{"a": "b", "c": "d"}
+			}},
+		{"apply configuration merges a port list read from the object (by port and protocol)",
+			applyConfig("Object{spec: Object.spec{ports: object.spec.ports.map(p, Object.spec.ports{name: p.name + '-x', port: p.port, protocol: p.protocol})}}"),
+			func(obj map[string]any) {
+				obj["spec"].(map[string]any)["ports"] = []any{map[string]any{"name": "http-x", "port": int64(80), "protocol": "TCP"}}
+			}},
+		{"JSON patch adds a filtered list of the object's maps",
+			jsonPatch("[JSONPatch{op: 'add', path: '/spec/kept', value: object.spec.ports.filter(p, p.port == 80)}]"),
+			func(obj map[string]any) {
+				spec := obj["spec"].(map[string]any)
+				spec["kept"] = spec["ports"]
+			}},
+		{"JSON patch replaces with a map of the object",
+			jsonPatch("[JSONPatch{op: 'replace', path: '/metadata/labels', value: {'copy': object.metadata.labels.a, 'all': object.metadata.labels}}]"),
+			func(obj map[string]any) {
+				obj["metadata"].(map[string]any)["labels"] = map[string]any{"copy": "b", "all": map[string]any{"a": "b", "c": "d"}}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, errs := c.Compile(newFilter("content", func(s *appsv1alpha1.ResponseFilterSpec) {
+				s.Mutations = []appsv1alpha1.Mutation{tc.mutation}
+			}))
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			in := service("web", map[string]any{"a": "b", "c": "d"})
+			res, err := f.Evaluate(context.Background(), in, svcList, Node{Name: "n1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := service("web", map[string]any{"a": "b", "c": "d"}).Object
+			tc.want(want)
+			if !reflect.DeepEqual(res.Object.Object, want) {
+				t.Errorf("got %v\nwant %v", res.Object.Object, want)
+			}
+			if !reflect.DeepEqual(in.Object, service("web", map[string]any{"a": "b", "c": "d"}).Object) {
+				t.Errorf("the input changed: %v", in.Object)
+			}
+		})
+	}
 }
