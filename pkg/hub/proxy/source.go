@@ -2,16 +2,18 @@
 // (by User-Agent), picks the Source that answers it, and keeps resourceVersions from different
 // sources apart.
 //
-// A Source is one place answers can come from. Two exist today:
+// A Source is one place answers can come from. Three exist:
 //   - cloud (cloud.go): the cloud kube-apiserver, reached with the node's credentials; responses
 //     for cached agents are also written to the on-disk cache as they stream through.
 //   - cache (cachesource.go): the on-disk cache, used while the cloud is unhealthy.
+//   - coordinator (coordinatorsource.go): list and watch of pool-scoped resources from the
+//     pool coordinator's etcd, which the pool leader keeps in sync with the cloud.
 //
-// The Router (a func) picks a source per request. Adding the pool coordinator is one more
-// Source implementation (serving list/watch of pool-scoped resources from the coordinator's
-// etcd) plus a Router that returns it for those resources while the leader's sync marker is
-// fresh; when the marker goes stale the hub calls Handler.SourceChanged("coordinator"), which
-// ends the watches it serves exactly as a cloud/cache switch does.
+// The Router (a func) picks a source per request: the hub's server routes between cloud and
+// cache by the health checker, and pkg/hub/pool.Router puts the coordinator in front of that
+// for pool-scoped resources whose sync marker is fresh. When a marker goes stale the hub calls
+// Handler.SourceChanged("coordinator"), which ends the watches it serves exactly as a
+// cloud/cache switch does.
 package proxy
 
 import (
