@@ -16,6 +16,7 @@ import (
 	logsapi "k8s.io/component-base/logs/api/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/yurt-edge/yurt/pkg/hub/memory"
 	"github.com/yurt-edge/yurt/pkg/hub/options"
 	"github.com/yurt-edge/yurt/pkg/hub/server"
 )
@@ -28,6 +29,7 @@ func main() {
 
 func newCommand() *cobra.Command {
 	o := options.NewOptions()
+	mem := memory.NewOptions()
 	logOpts := logs.NewOptions()
 	cmd := &cobra.Command{
 		Use:          "yurthub",
@@ -40,7 +42,10 @@ func newCommand() *cobra.Command {
 			if err := o.Complete(); err != nil {
 				return err
 			}
-			if errs := o.Validate(); len(errs) > 0 {
+			if err := mem.Complete(); err != nil {
+				return err
+			}
+			if errs := append(o.Validate(), mem.Validate()...); len(errs) > 0 {
 				return fmt.Errorf("invalid options:\n%w", errors.Join(errs...))
 			}
 			cfg, err := server.NewConfig(o)
@@ -49,11 +54,14 @@ func newCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			ctx = klog.NewContext(ctx, klog.Background().WithName("yurthub"))
+			logger := klog.Background().WithName("yurthub")
+			mem.Apply(logger, os.Getenv)
+			ctx = klog.NewContext(ctx, logger)
 			return cfg.Run(ctx)
 		},
 	}
 	o.AddFlags(cmd.Flags())
+	mem.AddFlags(cmd.Flags())
 	logsapi.AddFlags(logOpts, cmd.Flags())
 	return cmd
 }
