@@ -311,7 +311,14 @@ func (c *Compiler) compileAST(env *cel.Env, expr string, path *field.Path, want 
 			"estimated cost %d exceeds the limit of %d (lists, maps and strings of unknown size are assumed to hold up to %d elements); avoid nested loops over the object",
 			est.Max, c.costLimit, c.estimatedMax))}
 	}
-	prog, err := env.Program(ast, cel.InterruptCheckFrequency(celconfig.CheckFrequency))
+	// The base environment interrupts an expression at Kubernetes' per-call limit; a filter
+	// budget below that interrupts it at the budget instead, since no single expression may
+	// spend more than the filter's whole per-object budget anyway.
+	opts := []cel.ProgramOption{cel.InterruptCheckFrequency(celconfig.CheckFrequency)}
+	if c.budget > 0 && uint64(c.budget) < celconfig.PerCallLimit {
+		opts = append(opts, cel.CostLimit(uint64(c.budget)))
+	}
+	prog, err := env.Program(ast, opts...)
 	if err != nil {
 		return nil, out, nil, field.ErrorList{field.Invalid(path, expr, "program instantiation failed: "+err.Error())}
 	}

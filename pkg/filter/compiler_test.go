@@ -470,3 +470,28 @@ func TestNilObjectAndCancelledContext(t *testing.T) {
 		t.Fatalf("err = %v, want the evaluation interrupted", err)
 	}
 }
+
+func TestRuntimeCostLimitInterruptsRunaway(t *testing.T) {
+	// A nested loop over 500 ports costs far more than the budget: the evaluation must be
+	// cut off by the cost limit while running, not charged after running to completion.
+	c := newCompiler(t, CompilerOptions{RuntimeCostBudget: 5000})
+	f, errs := c.Compile(newFilter("runaway", func(s *appsv1alpha1.ResponseFilterSpec) {
+		s.Keep = "object.spec.ports.all(p, object.spec.ports.all(q, p.port >= 0 || q.port >= 0))"
+	}))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	obj := service("a", nil)
+	var ports []any
+	for i := 0; i < 500; i++ {
+		ports = append(ports, map[string]any{"port": int64(i)})
+	}
+	obj.Object["spec"].(map[string]any)["ports"] = ports
+	_, err := f.Evaluate(context.Background(), obj, svcList, Node{})
+	if !errors.Is(err, ErrOutOfBudget) {
+		t.Fatalf("err = %v, want ErrOutOfBudget", err)
+	}
+	if !strings.Contains(err.Error(), "cost limit exceeded") {
+		t.Fatalf("err = %v: not interrupted by the runtime cost limit", err)
+	}
+}

@@ -217,6 +217,11 @@ func (ev *evaluation) eval(ctx context.Context, act *activation, e *compiledExpr
 	val, details, err := e.program.ContextEval(ctx, act)
 	cost := actualCost(details) + ev.varCost
 	ev.varCost = 0
+	if err != nil && strings.Contains(err.Error(), "cost limit exceeded") {
+		// Interrupted by the program's cost limit (the whole budget) before finishing.
+		ev.remaining = 0
+		return nil, &EvaluationError{Filter: ev.filter.Name, Field: e.path, Err: fmt.Errorf("%w: %v", ErrOutOfBudget, err)}
+	}
 	if cost > ev.remaining {
 		ev.remaining = 0
 		return nil, &EvaluationError{Filter: ev.filter.Name, Field: e.path,
