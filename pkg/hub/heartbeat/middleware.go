@@ -62,6 +62,10 @@ type Middleware struct {
 	// ForwardTimeout bounds a heartbeat's trip to the cloud (default DefaultForwardTimeout);
 	// it must be shorter than kubelet's own request timeout (10s) to leave time for a local answer.
 	ForwardTimeout time.Duration
+	// OnUndelivered, if set, is told when a heartbeat sent to the cloud got no answer in time
+	// or a 5xx: the health checker re-probes at once instead of at its next interval, so a
+	// pool leader cut from the cloud hands over within seconds (healthcheck.ReportFailure).
+	OnUndelivered func()
 	// Next is the proxy.
 	Next    http.Handler
 	Metrics *Metrics
@@ -178,6 +182,9 @@ func (m *Middleware) forward(w http.ResponseWriter, r *http.Request, body []byte
 	m.Next.ServeHTTP(rec, fr)
 	if (rec.code == 0 || rec.code >= 500) && r.Context().Err() == nil {
 		logger.Info("Could not deliver the node's heartbeat to the cloud; answering it locally", "code", rec.code, "timeout", ctx.Err() != nil)
+		if m.OnUndelivered != nil {
+			m.OnUndelivered()
+		}
 		return false
 	}
 	for k, v := range rec.header {

@@ -216,6 +216,8 @@ func TestUndeliveredHeartbeatIsDelegated(t *testing.T) {
 			e.healthy.Store(true)
 			e.cloud.code, e.cloud.hang = tc.code, tc.hang
 			e.mw.ForwardTimeout = 200 * time.Millisecond
+			var reports atomic.Int32
+			e.mw.OnUndelivered = func() { reports.Add(1) }
 			// Nothing known yet: the Lease most likely exists in the cloud, so no 404.
 			if w := e.do(t, http.MethodGet, named, "", pbFirst, nil); w.Code != http.StatusGatewayTimeout {
 				t.Fatalf("GET with nothing known: %d %s, want 504", w.Code, w.Body)
@@ -236,6 +238,17 @@ func TestUndeliveredHeartbeatIsDelegated(t *testing.T) {
 			// A GET the cloud does not answer is answered from what the hub knows.
 			if w := e.do(t, http.MethodGet, named, "", pbFirst, nil); w.Code != http.StatusOK {
 				t.Fatalf("GET: %d %s", w.Code, w.Body)
+			}
+			// Every undelivered request told the health checker.
+			if n := reports.Load(); n != 3 {
+				t.Errorf("%d failures reported, want 3 (GET, PUT, GET)", n)
+			}
+			// The cloud answering again, even with a refusal, is no failure.
+			before := reports.Load()
+			e.cloud.code, e.cloud.hang = http.StatusConflict, false
+			_ = e.do(t, http.MethodPut, named, pb, pbFirst, leaseBody(t, pb, ct.Lease(node, "7", renew)))
+			if n := reports.Load() - before; n != 0 {
+				t.Errorf("%d failures reported for an answered heartbeat", n)
 			}
 		})
 	}

@@ -36,7 +36,7 @@ func newHeartbeatDelegation(o *options.Options, checker *healthcheck.Checker, co
 	}
 	mw := &heartbeat.Middleware{
 		NodeName: o.NodeName, Healthy: checker.Healthy, Ready: checker.Probed(), ReadyWait: o.HeartbeatTimeout + time.Second,
-		Next: next, Metrics: met, Logger: logger,
+		OnUndelivered: checker.ReportFailure, Next: next, Metrics: met, Logger: logger,
 	}
 	h := &heartbeatDelegation{Handler: mw}
 	if coord == nil {

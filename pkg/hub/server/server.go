@@ -77,7 +77,8 @@ func (c *Config) Run(ctx context.Context) error {
 	checker := healthcheck.New(servers, transports.probe, o.HealthCheckOptions(), logger.WithName("healthcheck"))
 	cacheSrc := &proxy.CacheSource{Store: store, MaxWatchTimeout: o.MaxWatchTimeout}
 	cloudSrc := &proxy.CloudSource{
-		Server: checker.Server, Transport: transports.proxy, UpgradeTransport: transports.upgrade,
+		// A proxied request that cannot connect tells the checker, which re-probes at once.
+		Server: checker.Server, Transport: checker.ReportingTransport(transports.proxy), UpgradeTransport: transports.upgrade,
 		Store: store, Metrics: m, Fallback: cacheSrc,
 	}
 	handler := &proxy.Handler{
@@ -109,7 +110,9 @@ func (c *Config) Run(ctx context.Context) error {
 		defer coord.Close()
 		leaders = &leader.Runner{
 			Elector:  election.New(coord, o.ElectionTTL),
-			Eligible: checker.Healthy,
+			// Confident, not Healthy: a leader whose requests to the cloud fail hands over within
+			// seconds, before the nodes whose heartbeats it renews are marked NotReady.
+			Eligible: checker.Confident,
 			OnLeading: func(leading bool) {
 				if leading {
 					m.PoolLeader.Set(1)
