@@ -161,6 +161,11 @@ func (r *Runner) Run(ctx context.Context, config *rest.Config) error {
 	nodes := nodeF.Core().V1().Nodes()
 	df := dynamicinformer.NewDynamicSharedInformerFactory(dyn, 0)
 	services := df.ForResource(schema.GroupVersionResource{Version: "v1", Resource: "services"}).Informer()
+	// Filters read a Service's metadata and spec, not its managedFields, which are a good part
+	// of each of the (every namespace's) Services this informer keeps in memory.
+	if err := services.SetTransform(dropManagedFields); err != nil {
+		return fmt.Errorf("response filters: %w", err)
+	}
 	r.mu.Lock()
 	r.services = services.GetStore()
 	r.mu.Unlock()
@@ -302,4 +307,12 @@ func (r *Runner) reloadPools(nps []*appsv1beta2.NodePool) {
 	if changed {
 		r.manager.NodePoolsChanged()
 	}
+}
+
+// dropManagedFields is an informer transform that keeps objects without their managedFields.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(interface{ SetManagedFields([]metav1.ManagedFieldsEntry) }); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }
