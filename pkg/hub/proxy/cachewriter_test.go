@@ -1,0 +1,94 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	apirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/klog/v2/ktesting"
+
+	"github.com/yurt-edge/yurt/pkg/hub/codec"
+)
+
+// TestCacheWriterWatchList feeds a protobuf watch list (sendInitialEvents), as client-go's
+// watch-list informers receive it, through the cache writer: the initial events, held
+// undecoded, replace the cached objects only once the end bookmark arrives; an undecodable
+// event is logged and skipped without ending the stream's caching.
+func TestCacheWriterWatchList(t *testing.T) {
+	store := newTestStore(t)
+	if err := store.Put(servicesRes, service("stale", "1")); err != nil {
+		t.Fatal(err)
+	}
+	gvk := schema.GroupVersionKind{Version: "v1", Kind: "Service"}
+	var stream bytes.Buffer
+	enc := codec.NewWatchEncoder(&stream, gvk, true)
+	for _, ev := range []struct {
+		typ  string
+		name string
+	}{{"ADDED", "a"}, {"ADDED", "b"}} {
+		if err := enc.Encode(ev.typ, service(ev.name, "5")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initialEnd := stream.Len()
+	if err := enc.Encode("BOOKMARK", codec.Bookmark(gvk, "9", true)); err != nil {
+		t.Fatal(err)
+	}
+	// A frame whose object is not a Kubernetes protobuf message, then a normal event.
+	{
+		var frame bytes.Buffer
+		e := codec.NewWatchEncoder(&frame, gvk, true)
+		if err := e.Encode("MODIFIED", service("x", "10")); err != nil {
+			t.Fatal(err)
+		}
+		// Break the envelope's magic inside the frame: the frame still parses, its object does not.
+		data := frame.Bytes()
+		i := bytes.Index(data, []byte("k8s\x00"))
+		copy(data[i:], "zzz\x00")
+		stream.Write(data)
+	}
+	if err := enc.Encode("ADDED", service("c", "11")); err != nil {
+		t.Fatal(err)
+	}
+
+	logger, _ := ktesting.NewTestContext(t)
+	var q writeQueue
+	w := &cacheWriter{store: store, logger: logger, queue: &q,
+		req: &Request{RequestInfo: &apirequest.RequestInfo{Verb: "watch"}, Resource: servicesRes, SendInitialEvents: true}}
+
+	names := func() string {
+		items, err := store.List(servicesRes, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, it := range items {
+			n = append(n, it.GetName())
+		}
+		return strings.Join(n, ",")
+	}
+	// The initial events alone change nothing yet.
+	w.consumeWatch(bytes.NewReader(stream.Bytes()[:initialEnd]), codec.MediaTypeProtobuf+";stream=watch")
+	if err := q.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "stale" {
+		t.Fatalf("before the end bookmark: %s, want stale", got)
+	}
+
+	w = &cacheWriter{store: store, logger: logger, queue: &q,
+		req: &Request{RequestInfo: &apirequest.RequestInfo{Verb: "watch"}, Resource: servicesRes, SendInitialEvents: true}}
+	w.consumeWatch(bytes.NewReader(stream.Bytes()), codec.MediaTypeProtobuf+";stream=watch")
+	if err := q.wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "a,b,c" {
+		t.Fatalf("after the watch list and later events: %s, want a,b,c", got)
+	}
+	if meta, err := store.ListMeta(servicesRes); err != nil || meta.ResourceVersion != "11" || meta.Kind != "ServiceList" {
+		t.Fatalf("list meta: %+v %v", meta, err)
+	}
+}
