@@ -227,7 +227,9 @@ func TestReplaceEncoded(t *testing.T) {
 	if err := s.ReplaceEncoded(services, "", nil, seqOf(a, b, c, other)); err != nil {
 		t.Fatal(err)
 	}
-	pathOf := func(ns, name string) string { return filepath.Join(s.Root(), "kube-proxy", "services.v1.core", ns, name) }
+	pathOf := func(ns, name string) string {
+		return filepath.Join(s.Root(), "kube-proxy", "services.v1.core", ns, name)
+	}
 	before, err := os.Stat(pathOf("default", "a"))
 	if err != nil {
 		t.Fatal(err)

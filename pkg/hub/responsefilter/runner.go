@@ -311,7 +311,9 @@ func (r *Runner) reloadPools(nps []*appsv1beta2.NodePool) {
 
 // dropManagedFields is an informer transform that keeps objects without their managedFields.
 func dropManagedFields(obj any) (any, error) {
-	if m, ok := obj.(interface{ SetManagedFields([]metav1.ManagedFieldsEntry) }); ok {
+	if m, ok := obj.(interface {
+		SetManagedFields([]metav1.ManagedFieldsEntry)
+	}); ok {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
