@@ -6,12 +6,20 @@
 // included, to kube-node-lease/<node> in the cloud. Such a node stays Ready (its Lease is
 // renewed) but nothing new should be scheduled on it while the cloud cannot reach it, so it
 // gets node.openyurt.io/unschedulable:NoSchedule. Keys are node names.
+//
+// kube-controller-manager sets a node's Ready to Unknown when its Lease goes unrenewed past
+// the grace period (a handover between pool leaders can take that long), and never sets it
+// back on a Lease renewal: only kubelet's status update does, and kubelet cannot reach the
+// cloud. So, as OpenYurt's delegate-lease controller does, a node whose delegated Lease is
+// fresh and whose Ready is Unknown gets Ready=True with reason NodeDelegateLease; the node
+// lifecycle controller then lifts its unreachable taints and evicts nothing.
 package delegatedheartbeat
 
 import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -44,7 +52,12 @@ const (
 const (
 	ReasonTainted   = "DelegatedHeartbeat"
 	ReasonUntainted = "DirectHeartbeat"
+	// ReasonDelegateLease is the Ready condition's reason when this controller set it.
+	ReasonDelegateLease = "NodeDelegateLease"
 )
+
+// defaultLeaseDuration stands in for a Lease without a duration (kubelet's default).
+const defaultLeaseDuration = 40 * time.Second
 
 // Controller keeps the unschedulable taint in step with the Leases' annotation.
 type Controller struct {
@@ -53,6 +66,8 @@ type Controller struct {
 	leases   coordinationlisters.LeaseLister
 	recorder record.EventRecorder
 	loop     *reconcile.Loop
+	// now is the clock (time.Now outside tests).
+	now func() time.Time
 }
 
 // NewController registers the event handlers; Run starts the workers.
@@ -62,9 +77,11 @@ func NewController(client kubernetes.Interface, nodes coreinformers.NodeInformer
 		nodes:    nodes.Lister(),
 		leases:   leases.Lister(),
 		recorder: recorder,
+		now:      time.Now,
 	}
 	c.loop = reconcile.NewLoop(ControllerName, c.sync)
-	// Only a change of the annotation or of the taint matters; renewals are frequent.
+	// A change of the annotation or of the taint matters, and a renewal of a delegated Lease
+	// (it may make an Unknown node Ready); direct renewals are frequent and do not matter.
 	_, _ = leases.Informer().AddEventHandler(cache.FilteringResourceEventHandler{
 		FilterFunc: func(obj any) bool {
 			l, ok := obj.(*coordinationv1.Lease)
@@ -78,7 +95,7 @@ func NewController(client kubernetes.Interface, nodes coreinformers.NodeInformer
 		Handler: cache.ResourceEventHandlerFuncs{
 			AddFunc: func(obj any) { c.enqueue(obj) },
 			UpdateFunc: func(old, cur any) {
-				if delegated(old.(*coordinationv1.Lease)) != delegated(cur.(*coordinationv1.Lease)) {
+				if delegated(old.(*coordinationv1.Lease)) || delegated(cur.(*coordinationv1.Lease)) {
 					c.enqueue(cur)
 				}
 			},
@@ -88,7 +105,8 @@ func NewController(client kubernetes.Interface, nodes coreinformers.NodeInformer
 	_, _ = nodes.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) { c.enqueue(obj) },
 		UpdateFunc: func(old, cur any) {
-			if hasTaint(old.(*corev1.Node)) != hasTaint(cur.(*corev1.Node)) {
+			o, n := old.(*corev1.Node), cur.(*corev1.Node)
+			if hasTaint(o) != hasTaint(n) || readyStatus(o) != readyStatus(n) {
 				c.enqueue(cur)
 			}
 		},
@@ -119,7 +137,30 @@ func isOurTaint(t corev1.Taint) bool {
 
 func hasTaint(n *corev1.Node) bool { return slices.ContainsFunc(n.Spec.Taints, isOurTaint) }
 
-// sync adds the taint to a node whose Lease is delegated and removes it otherwise.
+// readyStatus is the status of n's Ready condition ("" without one).
+func readyStatus(n *corev1.Node) corev1.ConditionStatus {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status
+		}
+	}
+	return ""
+}
+
+// fresh tells whether l was renewed within its duration: its renewer is alive.
+func fresh(l *coordinationv1.Lease, now time.Time) bool {
+	if l == nil || l.Spec.RenewTime == nil {
+		return false
+	}
+	d := defaultLeaseDuration
+	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {
+		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
+	}
+	return now.Sub(l.Spec.RenewTime.Time) <= d
+}
+
+// sync adds the taint to a node whose Lease is delegated and removes it otherwise, and sets
+// Ready back to True on a node whose delegated Lease is fresh.
 func (c *Controller) sync(ctx context.Context, name string) error {
 	logger := klog.FromContext(ctx).WithValues("node", name)
 	node, err := c.nodes.Get(name)
@@ -134,6 +175,14 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("getting lease %s/%s: %w", NodeLeaseNamespace, name, err)
 	}
 	want := delegated(lease)
+	if want && readyStatus(node) == corev1.ConditionUnknown && fresh(lease, c.now()) {
+		if err := c.setReady(ctx, node, lease); err != nil {
+			return err
+		}
+		// The status update changed the node's resourceVersion; the taint is handled on
+		// the next pass (the node's Ready change enqueues it).
+		return nil
+	}
 	if want == hasTaint(node) {
 		return nil
 	}
@@ -157,5 +206,32 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			"Lease %s/%s no longer carries %s=true; removed taint %s:NoSchedule",
 			NodeLeaseNamespace, name, DelegateHeartbeatAnnotation, UnschedulableTaintKey)
 	}
+	return nil
+}
+
+// setReady sets node's Ready condition to True on the strength of its delegated Lease.
+func (c *Controller) setReady(ctx context.Context, node *corev1.Node, lease *coordinationv1.Lease) error {
+	node = node.DeepCopy()
+	now := metav1.NewTime(c.now())
+	for i := range node.Status.Conditions {
+		cond := &node.Status.Conditions[i]
+		if cond.Type != corev1.NodeReady {
+			continue
+		}
+		cond.Status = corev1.ConditionTrue
+		cond.Reason = ReasonDelegateLease
+		cond.Message = fmt.Sprintf("The pool leader renews Lease %s/%s for the node (%s=true): it is alive but cannot reach the cloud",
+			NodeLeaseNamespace, node.Name, DelegateHeartbeatAnnotation)
+		// The heartbeat is the Lease's last renewal, not this update.
+		cond.LastHeartbeatTime = metav1.NewTime(lease.Spec.RenewTime.Time)
+		cond.LastTransitionTime = now
+	}
+	if _, err := c.client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("setting node %s Ready on its delegated heartbeat: %w", node.Name, err)
+	}
+	klog.FromContext(ctx).Info("Set node Ready: its Ready was Unknown but its delegated Lease is renewed", "node", node.Name, "renewTime", lease.Spec.RenewTime.Time)
+	c.recorder.Eventf(node, corev1.EventTypeNormal, ReasonDelegateLease,
+		"Ready was Unknown but Lease %s/%s is renewed by the pool leader (%s=true, renewed %s); set Ready=True",
+		NodeLeaseNamespace, node.Name, DelegateHeartbeatAnnotation, lease.Spec.RenewTime.UTC().Format(time.RFC3339))
 	return nil
 }
