@@ -23,6 +23,7 @@ import (
 // Renewal outcomes (the result label of DelegatedRenewals).
 const (
 	resultRenewed   = "renewed"
+	resultCreated   = "created"
 	resultNotNewer  = "not_newer"
 	resultStale     = "stale"
 	resultNotFound  = "not_found"
@@ -169,9 +170,12 @@ func (r *Renewer) renewAll(ctx context.Context, want map[string]*coordinationv1.
 			continue
 		}
 		done[node] = rt
-		if result == resultRenewed {
+		switch result {
+		case resultRenewed:
 			logger.V(2).Info("Renewed a delegated node heartbeat in the cloud", "node", node, "renewTime", rt)
-		} else {
+		case resultCreated:
+			logger.Info("Created a delegated node's Lease in the cloud (its kubelet never reached the cloud with it)", "node", node, "renewTime", rt)
+		default:
 			logger.Info("Not renewing a delegated node heartbeat", "node", node, "reason", result, "renewTime", rt)
 		}
 	}
@@ -180,6 +184,10 @@ func (r *Renewer) renewAll(ctx context.Context, want map[string]*coordinationv1.
 // Renew copies the coordinator's Lease l (a delegated one) to the cloud: renewTime, holder
 // and duration, with the delegate annotation. It returns what it did (renewed, not_newer,
 // stale, not_found, not_in_pool) or an error.
+//
+// A Lease missing in the cloud is created from l (a node cut before its first heartbeat got
+// there: kubelet created its Lease through its hub, which took it locally), owned by the Node
+// as kubelet's own would be, so that it goes with the Node.
 func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, error) {
 	if l.Spec.RenewTime == nil {
 		return resultNotNewer, nil
@@ -195,15 +203,23 @@ func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, e
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	if r.Pool != "" {
+	var node *corev1.Node
+	getNode := func() (string, error) {
 		rctx, cancel := context.WithTimeout(ctx, timeout)
-		node, err := r.Cloud.CoreV1().Nodes().Get(rctx, l.Name, metav1.GetOptions{})
+		n, err := r.Cloud.CoreV1().Nodes().Get(rctx, l.Name, metav1.GetOptions{})
 		cancel()
 		if apierrors.IsNotFound(err) {
 			return resultNotFound, nil
 		}
 		if err != nil {
 			return resultError, fmt.Errorf("reading node %s in the cloud: %w", l.Name, err)
+		}
+		node = n
+		return "", nil
+	}
+	if r.Pool != "" {
+		if res, err := getNode(); res != "" {
+			return res, err
 		}
 		if node.Labels[appsapi.NodePoolLabel] != r.Pool {
 			return resultNotInPool, nil
@@ -215,8 +231,16 @@ func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, e
 		cur, err := leases.Get(rctx, l.Name, metav1.GetOptions{})
 		cancel()
 		if apierrors.IsNotFound(err) {
-			// Kubelet creates its Lease when it registers; the leader only renews existing ones.
-			return resultNotFound, nil
+			if node == nil {
+				if res, err := getNode(); res != "" {
+					return res, err
+				}
+			}
+			res, err := r.create(ctx, timeout, l, node)
+			if apierrors.IsAlreadyExists(err) {
+				continue // kubelet got there first; compare with its Lease
+			}
+			return res, err
 		}
 		if err != nil {
 			return resultError, fmt.Errorf("reading Lease %s/%s in the cloud: %w", corev1.NamespaceNodeLease, l.Name, err)
@@ -248,4 +272,31 @@ func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, e
 		return resultRenewed, nil
 	}
 	return resultError, fmt.Errorf("renewing Lease %s/%s in the cloud: conflicts on every attempt", corev1.NamespaceNodeLease, l.Name)
+}
+
+// create creates the cloud Lease of node from the coordinator's copy l, marked delegated.
+func (r *Renewer) create(ctx context.Context, timeout time.Duration, l *coordinationv1.Lease, node *corev1.Node) (string, error) {
+	c := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        l.Name,
+			Namespace:   corev1.NamespaceNodeLease,
+			Annotations: map[string]string{lease.DelegateHeartbeatAnnotation: "true"},
+			// As kubelet sets it: the Lease is garbage-collected with its Node.
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: corev1.SchemeGroupVersion.String(), Kind: "Node", Name: node.Name, UID: node.UID,
+			}},
+		},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       l.Spec.HolderIdentity,
+			LeaseDurationSeconds: l.Spec.LeaseDurationSeconds,
+			RenewTime:            l.Spec.RenewTime.DeepCopy(),
+		},
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := r.Cloud.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(rctx, c, metav1.CreateOptions{})
+	if err != nil {
+		return resultError, fmt.Errorf("creating Lease %s/%s in the cloud: %w", corev1.NamespaceNodeLease, l.Name, err)
+	}
+	return resultCreated, nil
 }

@@ -49,6 +49,7 @@ func TestRenew(t *testing.T) {
 		cloud      *coordinationv1.Lease // nil: none in the cloud
 		coord      *coordinationv1.Lease
 		conflicts  int
+		raceCreate bool   // kubelet's Lease appears between the leader's get and create
 		nodePool   string // the Node's pool label; "" = pool, "-" = no Node in the cloud
 		want       string
 		wantErr    bool
@@ -67,7 +68,10 @@ func TestRenew(t *testing.T) {
 			want: resultNotNewer, wantRenew: now},
 		{name: "stale: kubelet stopped heartbeating", cloud: ct.Lease(node, "", now.Add(-2*time.Minute)), coord: ct.Lease(node, "", now.Add(-41*time.Second)),
 			want: resultStale, wantRenew: now.Add(-2 * time.Minute)},
-		{name: "no Lease in the cloud", coord: ct.Lease(node, "", now), want: resultNotFound},
+		{name: "no Lease in the cloud: created from the coordinator's", coord: ct.Lease(node, "", now), want: resultCreated, wantRenew: now, wantMarked: true},
+		{name: "no Lease in the cloud, kubelet creates it meanwhile: renewed", coord: ct.Lease(node, "", now), raceCreate: true,
+			want: resultRenewed, wantRenew: now, wantMarked: true},
+		{name: "no Lease and no Node in the cloud", coord: ct.Lease(node, "", now), nodePool: "-", want: resultNotFound},
 		{name: "node of another pool", cloud: ct.Lease(node, "", now.Add(-20*time.Second)), coord: ct.Lease(node, "", now), nodePool: "pool-b",
 			want: resultNotInPool, wantRenew: now.Add(-20 * time.Second)},
 		{name: "node in no pool", cloud: ct.Lease(node, "", now.Add(-20*time.Second)), coord: ct.Lease(node, "", now), nodePool: "none",
@@ -86,7 +90,7 @@ func TestRenew(t *testing.T) {
 			default:
 				createNode(t, cs, node, tc.nodePool)
 			}
-			if tc.cloud != nil {
+			if tc.cloud != nil && !tc.raceCreate {
 				tc.cloud.Annotations = map[string]string{"other": "kept"}
 				if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(context.Background(), tc.cloud, metav1.CreateOptions{}); err != nil {
 					t.Fatal(err)
@@ -100,12 +104,43 @@ func TestRenew(t *testing.T) {
 				}
 				return false, nil, nil
 			})
+			if tc.raceCreate {
+				cs.PrependReactor("create", "leases", func(a clienttesting.Action) (bool, runtime.Object, error) {
+					if !tc.raceCreate {
+						return false, nil, nil
+					}
+					tc.raceCreate = false
+					kubelet := ct.Lease(node, "", now.Add(-5*time.Second))
+					kubelet.Annotations = map[string]string{"other": "kept"}
+					if err := cs.Tracker().Create(a.GetResource(), kubelet, corev1.NamespaceNodeLease); err != nil {
+						t.Error(err)
+					}
+					return true, nil, apierrors.NewAlreadyExists(a.GetResource().GroupResource(), node)
+				})
+				tc.cloud = &coordinationv1.Lease{} // checked below, not created here
+			}
 			r := &Renewer{Cloud: cs, Self: "edge-9", Pool: pool, Now: func() time.Time { return now }}
 			got, err := r.Renew(context.Background(), tc.coord)
 			if got != tc.want || (err != nil) != tc.wantErr {
 				t.Fatalf("Renew = %q, %v; want %q (error %v)", got, err, tc.want, tc.wantErr)
 			}
+			if tc.want == resultCreated {
+				l := cloudLease(t, cs, node)
+				if !l.Spec.RenewTime.Time.Equal(tc.wantRenew) || !lease.IsDelegated(l) {
+					t.Errorf("created Lease renewTime %s annotations %v, want %s delegated", l.Spec.RenewTime.Time, l.Annotations, tc.wantRenew)
+				}
+				if *l.Spec.HolderIdentity != *tc.coord.Spec.HolderIdentity || *l.Spec.LeaseDurationSeconds != *tc.coord.Spec.LeaseDurationSeconds {
+					t.Errorf("created Lease spec %+v, want the coordinator's %+v", l.Spec, tc.coord.Spec)
+				}
+				if len(l.OwnerReferences) != 1 || l.OwnerReferences[0].Kind != "Node" || l.OwnerReferences[0].Name != node {
+					t.Errorf("created Lease owners %+v, want its Node", l.OwnerReferences)
+				}
+				return
+			}
 			if tc.cloud == nil {
+				if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(context.Background(), node, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Errorf("a Lease exists in the cloud: %v", err)
+				}
 				return
 			}
 			l := cloudLease(t, cs, node)
