@@ -48,6 +48,10 @@ type Syncer struct {
 	PoolRefresh time.Duration
 	// OnSynced, if set, is told after each successful relist (for metrics and tests).
 	OnSynced func(gvr schema.GroupVersionResource, items int)
+
+	// maxBatch caps the changes written together (0: maxBatchWrites); BenchmarkLeaderPropagation
+	// sets 1 to compare with one transaction per change.
+	maxBatch int
 }
 
 // CloudConfig is a client configuration that sends every request to server() (the healthy
@@ -175,6 +179,9 @@ func (s *Syncer) syncResource(ctx context.Context, st *store.Store, gvr schema.G
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithCancel(ctx)
 		rs := newReflectorStore(rctx, cancel, st, gvr, logger, s.OnSynced)
+		if s.maxBatch > 0 {
+			rs.maxBatch = s.maxBatch
+		}
 		r := cache.NewReflectorWithOptions(lw, expected, rs, cache.ReflectorOptions{
 			Name: "pool-sync " + gvr.String(), TypeDescription: gvr.String(), Logger: &logger,
 		})
@@ -265,6 +272,8 @@ type reflectorStore struct {
 	onSynced func(schema.GroupVersionResource, int)
 	// pending carries the reflector's changes (and resourceVersions) to writeLoop, in order.
 	pending chan pendingWrite
+	// maxBatch caps the queued items one round takes.
+	maxBatch int
 
 	mu     sync.Mutex
 	synced bool // a relist completed and every write since succeeded
@@ -289,7 +298,7 @@ var (
 func newReflectorStore(ctx context.Context, stop context.CancelFunc, st *store.Store, gvr schema.GroupVersionResource,
 	logger klog.Logger, onSynced func(schema.GroupVersionResource, int)) *reflectorStore {
 	return &reflectorStore{ctx: ctx, stop: stop, st: st, gvr: gvr, logger: logger, onSynced: onSynced,
-		pending: make(chan pendingWrite, maxPendingWrites)}
+		pending: make(chan pendingWrite, maxPendingWrites), maxBatch: maxBatchWrites}
 }
 
 func (r *reflectorStore) fail(err error) error {
@@ -338,8 +347,8 @@ func (r *reflectorStore) enqueue(w pendingWrite) error {
 // one, takes every change queued behind it (up to maxBatchWrites, and up to a flush request)
 // and writes them with one Apply.
 func (r *reflectorStore) writeLoop() {
-	batch := make([]pendingWrite, 0, maxBatchWrites)
-	changes := make([]store.Change, 0, maxBatchWrites)
+	batch := make([]pendingWrite, 0, r.maxBatch)
+	changes := make([]store.Change, 0, r.maxBatch)
 	for {
 		batch, changes = batch[:0], changes[:0]
 		select {
@@ -349,7 +358,7 @@ func (r *reflectorStore) writeLoop() {
 			batch = append(batch, w)
 		}
 	more:
-		for len(batch) < maxBatchWrites && batch[len(batch)-1].flushed == nil {
+		for len(batch) < r.maxBatch && batch[len(batch)-1].flushed == nil {
 			select {
 			case w := <-r.pending:
 				batch = append(batch, w)
