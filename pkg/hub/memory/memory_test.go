@@ -16,14 +16,14 @@ func TestOptions(t *testing.T) {
 		wantLimit int64
 		wantErr   bool
 	}{
-		{name: "default", wantLimit: 64 << 20},
+		{name: "default", wantLimit: 48 << 20},
 		{name: "explicit", args: []string{"--memory-limit=128Mi"}, wantLimit: 128 << 20},
 		{name: "off", args: []string{"--memory-limit=0"}, wantLimit: 0},
 		{name: "decimal units", args: []string{"--memory-limit=100M"}, wantLimit: 100e6},
 		{name: "too small", args: []string{"--memory-limit=1Mi"}, wantErr: true},
 		{name: "negative", args: []string{"--memory-limit=-5Mi"}, wantErr: true},
 		{name: "garbage", args: []string{"--memory-limit=lots"}, wantErr: true},
-		{name: "negative gc percent", args: []string{"--gc-percent=-1"}, wantLimit: 64 << 20, wantErr: true},
+		{name: "negative gc percent", args: []string{"--gc-percent=-1"}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := NewOptions()
