@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -95,21 +94,6 @@ func setupPool(o *options.Options, coord *coordinator.Client, leaders *leader.Ru
 	}
 	leaders.Add(syncer.Task())
 	return p
-}
-
-// closeCoordinatorIfStuck closes the coordinator connection when the hub's goroutines have not
-// ended a few seconds into shutdown. A call to an unreachable coordinator can wait on the
-// client's own context (etcd's election resigns an interrupted campaign that way), which only
-// closing the client ends; a hub must stop even when its coordinator is gone.
-func closeCoordinatorIfStuck(wg *sync.WaitGroup, coord *coordinator.Client, logger klog.Logger) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		logger.Info("Closing the coordinator connection to end calls still waiting for it")
-		_ = coord.Close()
-	}
 }
 
 // resourceLabel spells a resource as --pool-scope-resources does: group/version/resource,

@@ -228,9 +228,6 @@ func (c *Config) Run(ctx context.Context) error {
 		_ = srv.Shutdown(shutdownCtx)
 		_ = srv.Close()
 	}
-	if coord != nil {
-		closeCoordinatorIfStuck(&wg, coord, logger)
-	}
 	wg.Wait()
 	if err := cloudSrc.WaitForCacheWrites(shutdownCtx); err != nil {
 		logger.Error(err, "Some cache updates were not written before stopping")
