@@ -81,6 +81,9 @@ type Store struct {
 	logger    klog.Logger
 	onCorrupt func(path string)
 	mu        sync.RWMutex
+	// readBufs are the buffers sameFile reads into, reused across the thousands of files of
+	// a relist.
+	readBufs sync.Pool
 }
 
 // NewStore opens (creating) the cache under root. onCorrupt, if set, is called for every
@@ -190,7 +193,7 @@ func (s *Store) putLocked(r Resource, e Encoded) (dir string, changed bool, err 
 		return "", false, err
 	}
 	entry := EncodeEntry(e.JSON)
-	if sameFile(path, entry) {
+	if s.sameFile(path, entry) {
 		return filepath.Dir(path), false, nil // unchanged (a relist): skip the write and its fsyncs
 	}
 	return filepath.Dir(path), true, writeFileSynced(path, entry)
@@ -199,7 +202,7 @@ func (s *Store) putLocked(r Resource, e Encoded) (dir string, changed bool, err 
 // sameFile reports whether the file at path holds exactly entry. A relist rewrites every
 // object, nearly all unchanged; the size is checked first and the file's bytes compared
 // without decoding them.
-func sameFile(path string, entry []byte) bool {
+func (s *Store) sameFile(path string, entry []byte) bool {
 	f, err := os.Open(path)
 	if err != nil {
 		return false
@@ -209,8 +212,11 @@ func sameFile(path string, entry []byte) bool {
 	if err != nil || st.Size() != int64(len(entry)) {
 		return false
 	}
-	bufp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bufp)
+	bufp, _ := s.readBufs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	defer s.readBufs.Put(bufp)
 	if cap(*bufp) < len(entry) {
 		*bufp = make([]byte, len(entry))
 	}
@@ -220,9 +226,6 @@ func sameFile(path string, entry []byte) bool {
 	}
 	return bytes.Equal(buf, entry)
 }
-
-// readBufs are the buffers sameFile reads into, reused across the thousands of files of a relist.
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // Get returns one object, or ErrNotFound.
 func (s *Store) Get(r Resource, namespace, name string) (*unstructured.Unstructured, error) {
