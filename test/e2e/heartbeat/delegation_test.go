@@ -56,108 +56,16 @@ type edge struct {
 // After the cut heals, node-1's taint and annotation go and node-3 is Ready again.
 func TestDelegatedHeartbeat(t *testing.T) {
 	ctx := context.Background()
-	stack := framework.Stack(t)
 	kube := framework.Clients(t).Kube
 	start := time.Now()
 
-	// The cloud: kube-controller-manager with a short grace period, yurt-manager's controller,
-	// and the lease-proxy RBAC from artifacts/deploy.
-	if _, err := stack.StartKubeControllerManager(ctx, localstack.KubeControllerManagerOptions{NodeMonitorGracePeriod: gracePeriod}); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{Controllers: []string{delegatedheartbeat.ControllerName}}); err != nil {
-		t.Fatal(err)
-	}
-	rbac := framework.RepoPath(t, "artifacts", "deploy", "20-yurthub-lease-proxy-rbac.yaml")
-	if out, err := framework.Kubectl(t, "apply", "-f", rbac); err != nil {
-		t.Fatalf("applying %s: %v\n%s", rbac, err, out)
-	}
-	credDir := t.TempDir()
-	lpCert, lpKey := filepath.Join(credDir, "lease-proxy.crt"), filepath.Join(credDir, "lease-proxy.key")
-	lp, err := stack.PKI.NewClientCert(options.LeaseProxyUser, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lp.Write(lpCert, lpKey); err != nil {
-		t.Fatal(err)
-	}
-
-	// The pool's coordinator; each hub gets its own certificate from the pool CA.
-	coord, err := stack.StartCoordinator(ctx, pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = coord.Process.Stop(10 * time.Second) })
-	ca, err := certs.LoadCA(certs.Files{Dir: coord.CertDir}.CA())
-	if err != nil {
-		t.Fatal(err)
-	}
-	coordHost := strings.TrimPrefix(coord.Endpoints[0], "https://")
-
-	newEdge := func(name string, withCoordinator bool) *edge {
-		t.Helper()
-		nodePool := ""
-		if withCoordinator {
-			nodePool = pool
-		}
-		n := framework.NewEdgeNode(t, name, framework.EdgeNodeOptions{Pool: nodePool, NoNodeObject: true})
-		// kubemark's kubelet says User-Agent hollow-kubelet; cache it as a real kubelet is.
-		n.HubArgs = append(n.HubArgs, "--cache-agents=kubelet,hollow-kubelet,kube-proxy,coredns")
-		if withCoordinator {
-			hub, err := ca.SignHub(pool, name, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			hc, hk := certs.Files{Dir: n.Dir}.Hub(name)
-			if err := hub.Write(hc, hk); err != nil {
-				t.Fatal(err)
-			}
-			// The coordinator is reached through its own forwarder: CutCloud leaves it alone.
-			fwd := n.Forward(coordHost)
-			n.HubArgs = append(n.HubArgs,
-				"--coordinator-endpoints=https://"+fwd.Addr(),
-				"--coordinator-ca-file="+coord.CAFile, "--coordinator-cert-file="+hc, "--coordinator-key-file="+hk,
-				"--lease-proxy-client-certificate="+lpCert, "--lease-proxy-client-key="+lpKey)
-		}
-		n.StartHub()
-		// Stop the hub before its forwarders close (cleanups run last-registered first): a hub
-		// stopping while its cloud and coordinator are gone takes 6s or more (see the report),
-		// which is not what this test is about.
-		t.Cleanup(n.StopHub)
-		hollow, err := stack.StartHollowNode(ctx, localstack.HollowNodeOptions{
-			Name: name, Pool: nodePool, Server: "http://127.0.0.1:10261", NetNS: n.NS.Name,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := hollow.Stop(10 * time.Second); err != nil {
-				t.Errorf("stopping the hollow kubelet of %s: %v", name, err)
-			}
-			_ = kube.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{})
-		})
-		return &edge{EdgeNode: n, hollow: hollow}
-	}
+	c := startCloud(t, pool)
+	newEdge := func(name string, withCoordinator bool) *edge { return c.newEdge(t, name, withCoordinator) }
 	// node-2 starts first, so it most likely leads; either way node-1 cannot lead once cut.
 	n2 := newEdge("hb-node-2", true)
 	n1 := newEdge("hb-node-1", true)
 	n3 := newEdge("hb-node-3", false)
-	for _, n := range []*edge{n1, n2, n3} {
-		framework.WaitFor(t, 2*time.Minute, func() (bool, error) {
-			select {
-			case <-n.hollow.Done():
-				t.Fatalf("hollow kubelet of %s exited: %v\n%s", n.Name, n.hollow.ExitError(), localstack.TailFile(n.hollow.LogFile, 30))
-			default:
-			}
-			node, err := kube.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-			if err != nil || !localstack.NodeReady(node) {
-				return false, err
-			}
-			// The Lease comes a moment after the Node; without one the leader has nothing to renew.
-			_, err = kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, n.Name, metav1.GetOptions{})
-			return err == nil, err
-		})
-	}
+	waitReady(t, kube, n1, n2, n3)
 	t.Logf("3 hollow nodes Ready with their Leases, through their hubs, after %s", time.Since(start).Round(time.Second))
 
 	checkIdentities(t, n1.Name, n2.Name)
@@ -287,9 +195,135 @@ func TestDelegatedHeartbeat(t *testing.T) {
 		n1Healed, time.Since(heal).Round(100*time.Millisecond), time.Since(start).Round(time.Second))
 }
 
+// cloud is what a test's edge nodes need from the cloud and their pool: kube-controller-manager
+// with a short grace period, yurt-manager's delegatedheartbeat controller, the lease-proxy RBAC
+// from artifacts/deploy and credentials, and the pool's coordinator. Everything a test starts
+// here is stopped at its end, so the next test starts its own.
+type cloud struct {
+	stack         *localstack.Stack
+	kube          kubernetes.Interface
+	pool          string
+	ca            *certs.Pair
+	coordHost     string
+	coordCAFile   string
+	lpCert, lpKey string
+}
+
+func startCloud(t *testing.T, pool string) *cloud {
+	t.Helper()
+	ctx := context.Background()
+	stack := framework.Stack(t)
+	kcm, err := stack.StartKubeControllerManager(ctx, localstack.KubeControllerManagerOptions{NodeMonitorGracePeriod: gracePeriod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kcm.Stop(10 * time.Second) })
+	// yurt-manager releases its leader Lease when stopped: the next test's takes over at once.
+	ym, _, err := stack.StartYurtManager(ctx, localstack.YurtManagerOptions{Controllers: []string{delegatedheartbeat.ControllerName}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ym.Stop(10 * time.Second) })
+	rbac := framework.RepoPath(t, "artifacts", "deploy", "20-yurthub-lease-proxy-rbac.yaml")
+	if out, err := framework.Kubectl(t, "apply", "-f", rbac); err != nil {
+		t.Fatalf("applying %s: %v\n%s", rbac, err, out)
+	}
+	credDir := t.TempDir()
+	c := &cloud{stack: stack, kube: framework.Clients(t).Kube, pool: pool,
+		lpCert: filepath.Join(credDir, "lease-proxy.crt"), lpKey: filepath.Join(credDir, "lease-proxy.key")}
+	lp, err := stack.PKI.NewClientCert(options.LeaseProxyUser, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.Write(c.lpCert, c.lpKey); err != nil {
+		t.Fatal(err)
+	}
+	// The pool's coordinator; each hub gets its own certificate from the pool CA.
+	coord, err := stack.StartCoordinator(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = coord.Process.Stop(10 * time.Second) })
+	if c.ca, err = certs.LoadCA(certs.Files{Dir: coord.CertDir}.CA()); err != nil {
+		t.Fatal(err)
+	}
+	c.coordHost, c.coordCAFile = strings.TrimPrefix(coord.Endpoints[0], "https://"), coord.CAFile
+	return c
+}
+
+// newEdge starts an edge node: its namespace, hub (with hubArgs) and hollow kubelet.
+func (c *cloud) newEdge(t *testing.T, name string, withCoordinator bool, hubArgs ...string) *edge {
+	t.Helper()
+	ctx := context.Background()
+	nodePool := ""
+	if withCoordinator {
+		nodePool = c.pool
+	}
+	n := framework.NewEdgeNode(t, name, framework.EdgeNodeOptions{Pool: nodePool, NoNodeObject: true})
+	// kubemark's kubelet says User-Agent hollow-kubelet; cache it as a real kubelet is.
+	n.HubArgs = append(n.HubArgs, "--cache-agents=kubelet,hollow-kubelet,kube-proxy,coredns")
+	if withCoordinator {
+		hub, err := c.ca.SignHub(c.pool, name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, hk := certs.Files{Dir: n.Dir}.Hub(name)
+		if err := hub.Write(hc, hk); err != nil {
+			t.Fatal(err)
+		}
+		// The coordinator is reached through its own forwarder: CutCloud leaves it alone.
+		fwd := n.Forward(c.coordHost)
+		n.HubArgs = append(n.HubArgs,
+			"--coordinator-endpoints=https://"+fwd.Addr(),
+			"--coordinator-ca-file="+c.coordCAFile, "--coordinator-cert-file="+hc, "--coordinator-key-file="+hk,
+			"--lease-proxy-client-certificate="+c.lpCert, "--lease-proxy-client-key="+c.lpKey)
+	}
+	n.HubArgs = append(n.HubArgs, hubArgs...)
+	n.StartHub()
+	// Stop the hub before its forwarders close (cleanups run last-registered first): a hub
+	// stopping while its cloud and coordinator are gone takes 6s or more (see the report),
+	// which is not what this test is about.
+	t.Cleanup(n.StopHub)
+	hollow, err := c.stack.StartHollowNode(ctx, localstack.HollowNodeOptions{
+		Name: name, Pool: nodePool, Server: "http://127.0.0.1:10261", NetNS: n.NS.Name,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := hollow.Stop(10 * time.Second); err != nil {
+			t.Errorf("stopping the hollow kubelet of %s: %v", name, err)
+		}
+		_ = c.kube.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return &edge{EdgeNode: n, hollow: hollow}
+}
+
+// waitReady waits for the nodes to be Ready with their Leases in the cloud.
+func waitReady(t *testing.T, kube kubernetes.Interface, nodes ...*edge) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range nodes {
+		framework.WaitFor(t, 2*time.Minute, func() (bool, error) {
+			select {
+			case <-n.hollow.Done():
+				t.Fatalf("hollow kubelet of %s exited: %v\n%s", n.Name, n.hollow.ExitError(), localstack.TailFile(n.hollow.LogFile, 30))
+			default:
+			}
+			node, err := kube.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil || !localstack.NodeReady(node) {
+				return false, err
+			}
+			// The Lease comes a moment after the Node; without one the leader has nothing to renew.
+			_, err = kube.CoordinationV1().Leases(corev1.NamespaceNodeLease).Get(ctx, n.Name, metav1.GetOptions{})
+			return err == nil, err
+		})
+	}
+}
+
 // checkIdentities shows why the leader needs its own identity: node-2's credentials may not
 // touch node-1's Lease (Node authorizer) nor its Node (NodeRestriction), while the lease-proxy
-// user may read and update node Leases and read Nodes, and nothing else.
+// user may read, update and create node Leases and read Nodes, and nothing else.
 func checkIdentities(t *testing.T, node1, node2 string) {
 	t.Helper()
 	ctx := context.Background()
@@ -316,9 +350,15 @@ func checkIdentities(t *testing.T, node1, node2 string) {
 	if _, err := asProxy.CoreV1().Nodes().Get(ctx, node1, metav1.GetOptions{}); err != nil {
 		t.Errorf("the lease-proxy user reading node-1's Node: %v", err)
 	}
+	// It creates the Lease of a node cut before its first Lease reached the cloud.
+	if _, err := asProxy.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "e2e-not-a-node"}},
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("the lease-proxy user creating a Lease in kube-node-lease: %v", err)
+	}
 	for what, do := range map[string]func() error{
-		"create a Lease in kube-node-lease": func() error {
-			_, err := asProxy.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "e2e-not-a-node"}}, metav1.CreateOptions{})
+		"create a Lease in kube-system": func() error {
+			_, err := asProxy.CoordinationV1().Leases("kube-system").Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "e2e-not-a-node"}},
+				metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 			return err
 		},
 		"read a Lease in kube-system": func() error {
