@@ -335,6 +335,10 @@ func (r *reflectorStore) stopped() error {
 
 // enqueue hands w to writeLoop, waiting while the queue is full.
 func (r *reflectorStore) enqueue(w pendingWrite) error {
+	if r.ctx.Err() != nil {
+		// Checked first: with room in the queue, the select below could still pick the send.
+		return r.stopped()
+	}
 	select {
 	case r.pending <- w:
 		return nil
