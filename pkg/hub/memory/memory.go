@@ -22,13 +22,14 @@ import (
 // DefaultLimit is the default soft limit on the Go runtime's memory (heap, stacks, runtime
 // structures; not the binary's mapped code). A hub caching the anchor workload (1,000 Services
 // and EndpointSlices) holds about 10 MiB live, and about 40 MiB of Go memory with garbage at
-// the default GOGC; the limit trims that while leaving room for the live set to grow several
-// times before collection costs much CPU.
-const DefaultLimit = "48Mi"
+// the default GOGC. Above the limit the collector runs back to back (up to half the CPU), so
+// the default leaves room for a live set ten times the anchor workload's; it mostly caps the
+// garbage of start-up and relist peaks. Edge nodes short of memory can set it lower.
+const DefaultLimit = "128Mi"
 
 // Options are the memory flags.
 type Options struct {
-	// Limit is the soft memory limit as a quantity ("48Mi"); "0" leaves the runtime's default
+	// Limit is the soft memory limit as a quantity ("128Mi"); "0" leaves the runtime's default
 	// (no limit). GOMEMLIMIT in the environment takes precedence.
 	Limit string
 	// GCPercent is the GC target (GOGC): the heap grows by this percentage of the live heap
@@ -47,7 +48,7 @@ func NewOptions() *Options {
 // AddFlags registers the flags.
 func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Limit, "memory-limit", o.Limit,
-		"Soft limit on the Go runtime's memory (a quantity such as 48Mi; 0 for none): the collector runs sooner and freed memory goes back to the OS as it nears. Not a hard cap: a hub that needs more keeps working. GOMEMLIMIT in the environment takes precedence.")
+		"Soft limit on the Go runtime's memory (a quantity such as 128Mi; 0 for none): the collector runs sooner and freed memory goes back to the OS as it nears. Not a hard cap: a hub that needs more keeps working. GOMEMLIMIT in the environment takes precedence.")
 	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent,
 		"Heap growth between collections, in percent of the live heap (GOGC); 0 keeps the Go default of 100. GOGC in the environment takes precedence.")
 }

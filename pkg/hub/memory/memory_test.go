@@ -16,7 +16,7 @@ func TestOptions(t *testing.T) {
 		wantLimit int64
 		wantErr   bool
 	}{
-		{name: "default", wantLimit: 48 << 20},
+		{name: "default", wantLimit: 128 << 20},
 		{name: "explicit", args: []string{"--memory-limit=128Mi"}, wantLimit: 128 << 20},
 		{name: "off", args: []string{"--memory-limit=0"}, wantLimit: 0},
 		{name: "decimal units", args: []string{"--memory-limit=100M"}, wantLimit: 100e6},
