@@ -442,11 +442,13 @@ func TestSyncerRecoversFromACoordinatorOutage(t *testing.T) {
 		Resources: []schema.GroupVersionResource{ct.ServicesGVR}, MaxAge: 1500 * time.Millisecond}
 	done := make(chan struct{})
 	go func() { defer close(done); s.Task()(ctx, l) }()
-	waitFor(t, "the first sync", func() bool { return names(t, pool, ct.ServicesGVR) == "a" })
-	before, err := pool.SyncMarker(ctx, ct.ServicesGVR)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Replace writes the objects first and the marker last; wait for both.
+	var before *store.SyncMarker
+	waitFor(t, "the first sync", func() bool {
+		m, err := pool.SyncMarker(ctx, ct.ServicesGVR)
+		before = m
+		return err == nil && names(t, pool, ct.ServicesGVR) == "a"
+	})
 
 	_ = fwd.Close()
 	cloud.put(t, ct.ServicesGVR, ct.Service("default", "b", "2"))
