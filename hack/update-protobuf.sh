@@ -82,8 +82,10 @@ fi
   cd "$CODEGEN_PKG"
   GO111MODULE=on go install \
     k8s.io/code-generator/cmd/go-to-protobuf \
-    k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo \
-    golang.org/x/tools/cmd/goimports
+    k8s.io/code-generator/cmd/go-to-protobuf/protoc-gen-gogo
+  # goimports is installed on its own (@version): code-generator's go.sum does not cover
+  # goimports' own dependencies (golang.org/x/telemetry), so it cannot be built in that module.
+  GO111MODULE=on go install "golang.org/x/tools/cmd/goimports@$(go list -m -f '{{.Version}}' golang.org/x/tools)"
 )
 
 # go-to-protobuf expects a GOPATH-like tree: protoc finds every .proto by its Go import path

@@ -109,7 +109,7 @@ func (c *Config) Run(ctx context.Context) error {
 		}
 		defer coord.Close()
 		leaders = &leader.Runner{
-			Elector:  election.New(coord, o.ElectionTTL),
+			Elector: election.New(coord, o.ElectionTTL),
 			// Confident, not Healthy: a leader whose requests to the cloud fail hands over within
 			// seconds, before the nodes whose heartbeats it renews are marked NotReady.
 			Eligible: checker.Confident,
