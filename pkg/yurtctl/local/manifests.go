@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -133,10 +135,39 @@ func apply(ctx context.Context, cfg *rest.Config, objs []manifest) ([]string, er
 			}
 			ri = dyn.Resource(mapping.Resource).Namespace(ns)
 		}
-		if _, err := ri.Apply(ctx, m.Object.GetName(), m.Object, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
+		if err := applyRetrying(ctx, ri, m.Object); err != nil {
 			return applied, fmt.Errorf("%s: applying %s %s: %w", m.Source, gvk.Kind, m.Object.GetName(), err)
 		}
 		applied = append(applied, mapping.Resource.Resource+"/"+m.Object.GetName())
 	}
 	return applied, nil
+}
+
+// applyRetryTimeout bounds retries of transient refusals. Right after an aggregated API
+// server's APIService turns Available, kube-apiserver's proxy to it can still answer 503 for
+// a moment.
+const applyRetryTimeout = 30 * time.Second
+
+// applyRetrying server-side applies obj, retrying while the answer is transient (503, 429,
+// a timeout); any other error is returned at once.
+func applyRetrying(ctx context.Context, ri dynamic.ResourceInterface, obj *unstructured.Unstructured) error {
+	deadline := time.Now().Add(applyRetryTimeout)
+	delay := 100 * time.Millisecond
+	for {
+		_, err := ri.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: fieldManager, Force: true})
+		if err == nil {
+			return nil
+		}
+		transient := apierrors.IsServiceUnavailable(err) || apierrors.IsTooManyRequests(err) ||
+			apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err)
+		if !transient || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
+	}
 }
