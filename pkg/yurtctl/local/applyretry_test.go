@@ -22,7 +22,7 @@ func TestApplyRetrying(t *testing.T) {
 		"apiVersion": "apps.openyurt.io/v1alpha1", "kind": "ResponseFilter", "metadata": map[string]any{"name": "f"},
 	}}
 	status := func(code int, reason string) string {
-		return `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"` + reason + `","code":` + itoa(code) + `}`
+		return `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"` + reason + `","code":` + strconv.Itoa(code) + `}`
 	}
 	for _, tc := range []struct {
 		name      string
@@ -71,4 +71,3 @@ func TestApplyRetrying(t *testing.T) {
 		})
 	}
 }
-
