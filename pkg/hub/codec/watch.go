@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -43,35 +42,11 @@ func NewWatchDecoder(r io.Reader, contentType string) *WatchDecoder {
 
 // Next returns the next event, or io.EOF at the end of the stream.
 func (d *WatchDecoder) Next() (Event, error) {
-	if d.protobuf {
-		var size uint32
-		if err := binary.Read(d.reader, binary.BigEndian, &size); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) {
-				return Event{}, fmt.Errorf("reading a protobuf watch frame: %w", err)
-			}
-			return Event{}, err
-		}
-		if size > maxFrameSize {
-			return Event{}, fmt.Errorf("protobuf watch frame of %d bytes exceeds %d", size, maxFrameSize)
-		}
-		frame := make([]byte, size)
-		if _, err := io.ReadFull(d.reader, frame); err != nil {
-			return Event{}, fmt.Errorf("reading a protobuf watch frame: %w", err)
-		}
-		var ev metav1.WatchEvent
-		if err := ev.Unmarshal(frame); err != nil {
-			return Event{}, fmt.Errorf("decoding a protobuf watch event: %w", err)
-		}
-		return decodeEvent(ev.Type, ev.Object.Raw, MediaTypeProtobuf)
-	}
-	var ev struct {
-		Type   string          `json:"type"`
-		Object json.RawMessage `json:"object"`
-	}
-	if err := d.json.Decode(&ev); err != nil {
+	raw, err := d.NextRaw()
+	if err != nil {
 		return Event{}, err
 	}
-	return decodeEvent(ev.Type, ev.Object, MediaTypeJSON)
+	return decodeEvent(raw.Type, raw.Object, raw.ContentType)
 }
 
 func decodeEvent(typ string, raw []byte, contentType string) (Event, error) {

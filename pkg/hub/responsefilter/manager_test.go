@@ -340,9 +340,9 @@ func openWatch(t *testing.T, url string, protobuf bool) *watchStream {
 	}
 	go func() {
 		defer close(ws.events)
-		dec := newEventReader(resp.Body, resp.Header.Get("Content-Type"))
+		dec := codec.NewWatchDecoder(resp.Body, resp.Header.Get("Content-Type"))
 		for {
-			ev, err := dec.next()
+			ev, err := dec.NextRaw()
 			if err != nil {
 				return
 			}

@@ -271,9 +271,9 @@ func (s *session) FilterWatch(ctx context.Context, in io.Reader, out io.Writer, 
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
-		dec := newEventReader(in, contentType)
+		dec := codec.NewWatchDecoder(in, contentType)
 		for {
-			ev, err := dec.next()
+			ev, err := dec.NextRaw()
 			select {
 			case events <- next{ev, err}:
 			case <-stop:
