@@ -24,15 +24,6 @@ import (
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
 
-func createNamespace(t *testing.T, name string) {
-	t.Helper()
-	kube := framework.Clients(t).Kube
-	if _, err := kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-}
-
 // createPool creates a NodePool with labels, deleted at the end of the test.
 func createPool(t *testing.T, name string, lbls map[string]string) {
 	t.Helper()

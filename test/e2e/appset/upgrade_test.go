@@ -167,7 +167,7 @@ func TestAdvancedRollingUpdate(t *testing.T) {
 	ctx := context.Background()
 	kube := framework.Clients(t).Kube
 	const ns = "e2e-aru"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	nodes := []string{"e2e-hn-a", "e2e-hn-b", "e2e-hn-c"}
 	if _, err := kube.AppsV1().DaemonSets(ns).Create(ctx, daemonSet("agent", daemonupgrade.AdvancedRollingUpdate), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestOTA(t *testing.T) {
 	ctx := context.Background()
 	kube := framework.Clients(t).Kube
 	const ns = "e2e-ota"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	nodes := []string{"e2e-hn-a", "e2e-hn-b"}
 	if _, err := kube.AppsV1().DaemonSets(ns).Create(ctx, daemonSet("ota", "ota"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ func TestYurtAppDaemon(t *testing.T) {
 	ctx := context.Background()
 	c := framework.Clients(t)
 	const ns = "e2e-yad"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	createPool(t, "e2e-y1", map[string]string{"daemon": "yes"})
 	createPool(t, "e2e-y2", nil)
 

@@ -74,7 +74,7 @@ func TestYurtAppSet(t *testing.T) {
 	ctx := context.Background()
 	c := framework.Clients(t)
 	const ns = "e2e-yas"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	// e2e-a and e2e-b have a hollow node each; e2e-c has no node; e2e-other is not selected.
 	labelPool(t, "e2e-a", "tier", "edge")
 	labelPool(t, "e2e-b", "tier", "edge")
@@ -231,7 +231,7 @@ func TestYurtAppSetBadTweak(t *testing.T) {
 	ctx := context.Background()
 	c := framework.Clients(t)
 	const ns = "e2e-yas-bad"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 
 	set := appSet("bad")
 	set.Spec.Pools = []string{"e2e-a", "e2e-b"}
@@ -331,7 +331,7 @@ func TestYurtAppSetStatefulSet(t *testing.T) {
 	ctx := context.Background()
 	c := framework.Clients(t)
 	const ns = "e2e-yas-sts"
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	base := appSet("db")
 	dt := base.Spec.Workload.WorkloadTemplate.DeploymentTemplate
 	set := &appsv1beta1.YurtAppSet{

@@ -52,7 +52,7 @@ func rawGet(t *testing.T, n *framework.EdgeNode, path, userAgent, accept string)
 func TestClientsThroughHub(t *testing.T) {
 	const ns = "hub-clients"
 	ctx := context.Background()
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	admin := framework.Clients(t)
 	for _, s := range []struct{ name, tier string }{{"web", "front"}, {"db", "back"}} {
 		svc := &corev1.Service{

@@ -9,71 +9,18 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-
 	"github.com/yurt-edge/yurt/pkg/localstack"
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
-
-// createService makes a selector-less ClusterIP Service with one ready endpoint at ip:80 in an
-// EndpointSlice, which is what kube-proxy turns into KUBE-SVC/KUBE-SEP rules.
-func createService(t *testing.T, ns, name, ip string) {
-	t.Helper()
-	ctx := context.Background()
-	client := framework.Clients(t).Kube
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
-	}
-	if _, err := client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: name + "-1", Namespace: ns, Labels: map[string]string{discoveryv1.LabelServiceName: name}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](80), Protocol: ptr.To(corev1.ProtocolTCP)}},
-	}
-	if _, err := client.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func deleteService(t *testing.T, ns, name string) {
-	t.Helper()
-	ctx := context.Background()
-	client := framework.Clients(t).Kube
-	if err := client.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.DiscoveryV1().EndpointSlices(ns).Delete(ctx, name+"-1", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func createNamespace(t *testing.T, name string) {
-	t.Helper()
-	client := framework.Clients(t).Kube
-	if _, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-}
-
-// dnat is how kube-proxy's iptables-save shows an endpoint it programmed.
-func dnat(ip string) string { return "--to-destination " + ip + ":80" }
 
 // TestKubeProxyThroughHubOffline: the real kube-proxy programs what it receives through the
 // hub; cut off from the cloud, it keeps its rules, a restarted kube-proxy and a restarted hub
 // still get the full data from the cache, and after the link heals, changes made meanwhile arrive.
 func TestKubeProxyThroughHubOffline(t *testing.T) {
 	const ns = "hub-offline"
-	createNamespace(t, ns)
-	createService(t, ns, "svc-a", "10.244.1.10")
-	createService(t, ns, "svc-b", "10.244.1.11")
+	framework.CreateNamespace(t, ns)
+	framework.CreateService(t, ns, "svc-a", "10.244.1.10")
+	framework.CreateService(t, ns, "svc-b", "10.244.1.11")
 
 	n := framework.NewEdgeNode(t, "edge-offline", framework.EdgeNodeOptions{})
 	n.StartHub()
@@ -81,7 +28,7 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	ctx := context.Background()
 
 	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints", func(r string) bool {
-		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11")) && strings.Contains(r, ns+"/svc-a:http")
+		return strings.Contains(r, framework.DNAT("10.244.1.10")) && strings.Contains(r, framework.DNAT("10.244.1.11")) && strings.Contains(r, ns+"/svc-a:http")
 	})
 	// The cache holds what kube-proxy received, under its own component.
 	cached, err := n.HubGet("/metrics")
@@ -105,13 +52,13 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	waitCloudHealthy(t, n, false)
 
 	// Changes in the cloud while the node is away.
-	createService(t, ns, "svc-c", "10.244.1.12")
-	deleteService(t, ns, "svc-b")
+	framework.CreateService(t, ns, "svc-c", "10.244.1.12")
+	framework.DeleteService(t, ns, "svc-b")
 
 	// kube-proxy keeps its rules.
 	time.Sleep(3 * time.Second)
 	rules := n.IPTablesSave()
-	if !strings.Contains(rules, dnat("10.244.1.10")) || !strings.Contains(rules, dnat("10.244.1.11")) {
+	if !strings.Contains(rules, framework.DNAT("10.244.1.10")) || !strings.Contains(rules, framework.DNAT("10.244.1.11")) {
 		t.Fatalf("kube-proxy lost rules while offline:\n%s", rules)
 	}
 
@@ -119,7 +66,7 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	n.StopKubeProxy()
 	n.StartKubeProxy(true)
 	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints from the cache", func(r string) bool {
-		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11"))
+		return strings.Contains(r, framework.DNAT("10.244.1.10")) && strings.Contains(r, framework.DNAT("10.244.1.11"))
 	})
 
 	// A hub restarted while offline serves from disk.
@@ -129,9 +76,9 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	waitCloudHealthy(t, n, false)
 	n.StartKubeProxy(true)
 	n.WaitRules(60*time.Second, "svc-a and svc-b endpoints from the restarted hub's disk", func(r string) bool {
-		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.11"))
+		return strings.Contains(r, framework.DNAT("10.244.1.10")) && strings.Contains(r, framework.DNAT("10.244.1.11"))
 	})
-	if strings.Contains(n.IPTablesSave(), dnat("10.244.1.12")) {
+	if strings.Contains(n.IPTablesSave(), framework.DNAT("10.244.1.12")) {
 		t.Fatal("svc-c, created while offline, showed up before the link healed")
 	}
 	t.Logf("yurthub RSS with kube-proxy's data cached: %s", rss(n.Hub.Pid()))
@@ -153,7 +100,7 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	waitCloudHealthy(t, n, false)
 	n.StartKubeProxy(true)
 	n.WaitRules(60*time.Second, "svc-a's endpoint without the corrupt svc-b slice", func(r string) bool {
-		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, "hub-offline/svc-b:http") && !strings.Contains(r, dnat("10.244.1.11"))
+		return strings.Contains(r, framework.DNAT("10.244.1.10")) && strings.Contains(r, "hub-offline/svc-b:http") && !strings.Contains(r, framework.DNAT("10.244.1.11"))
 	})
 	if m, err := n.HubGet("/metrics"); err != nil || !strings.Contains(m, "yurthub_cache_corrupt_entries_total 1") {
 		t.Fatalf("corrupt entry not counted (%v):\n%s", err, grepLines(m, "yurthub_cache"))
@@ -172,7 +119,7 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	healed = true
 	waitCloudHealthy(t, n, true)
 	n.WaitRules(60*time.Second, "svc-c added and svc-b removed after reconnecting", func(r string) bool {
-		return strings.Contains(r, dnat("10.244.1.10")) && strings.Contains(r, dnat("10.244.1.12")) && !strings.Contains(r, dnat("10.244.1.11"))
+		return strings.Contains(r, framework.DNAT("10.244.1.10")) && strings.Contains(r, framework.DNAT("10.244.1.12")) && !strings.Contains(r, framework.DNAT("10.244.1.11"))
 	})
 	metrics, err := n.HubGet("/metrics")
 	if err != nil {

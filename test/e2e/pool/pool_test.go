@@ -13,11 +13,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 
 	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
 	"github.com/yurt-edge/yurt/pkg/coordinator"
@@ -30,33 +28,6 @@ const (
 	electionTTL = 3 * time.Second
 	syncMaxAge  = 15 * time.Second
 )
-
-// createService makes a selector-less ClusterIP Service with one ready endpoint at ip:80 in an
-// EndpointSlice, which kube-proxy turns into KUBE-SVC/KUBE-SEP rules.
-func createService(t *testing.T, ns, name, ip string) {
-	t.Helper()
-	ctx := context.Background()
-	client := framework.Clients(t).Kube
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP}}},
-	}
-	if _, err := client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice(name, ip), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func slice(service, ip string) *discoveryv1.EndpointSlice {
-	return &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: service + "-1", Labels: map[string]string{discoveryv1.LabelServiceName: service}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To[int32](80), Protocol: ptr.To(corev1.ProtocolTCP)}},
-	}
-}
 
 // moveEndpoint points a service's slice at a new address.
 func moveEndpoint(t *testing.T, ns, service, ip string) {
@@ -73,34 +44,10 @@ func moveEndpoint(t *testing.T, ns, service, ip string) {
 	}
 }
 
-func deleteService(t *testing.T, ns, name string) {
-	t.Helper()
-	ctx := context.Background()
-	client := framework.Clients(t).Kube
-	if err := client.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := client.DiscoveryV1().EndpointSlices(ns).Delete(ctx, name+"-1", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func createNamespace(t *testing.T, name string) {
-	t.Helper()
-	client := framework.Clients(t).Kube
-	if _, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{}) })
-}
-
-// dnat is how kube-proxy's iptables-save shows an endpoint it programmed.
-func dnat(ip string) string { return "--to-destination " + ip + ":80" }
-
 func has(ips ...string) func(string) bool {
 	return func(r string) bool {
 		for _, ip := range ips {
-			if !strings.Contains(r, dnat(ip)) {
+			if !strings.Contains(r, framework.DNAT(ip)) {
 				return false
 			}
 		}
@@ -109,7 +56,7 @@ func has(ips ...string) func(string) bool {
 }
 
 func hasNot(ip string, and func(string) bool) func(string) bool {
-	return func(r string) bool { return and(r) && !strings.Contains(r, dnat(ip)) }
+	return func(r string) bool { return and(r) && !strings.Contains(r, framework.DNAT(ip)) }
 }
 
 // startCoordinator starts the pool's yurt-coordinator; it is stopped when the test ends.
@@ -328,8 +275,8 @@ func coordinatorRelists(t *testing.T, n *framework.EdgeNode) float64 {
 // keeps its rules and receives the next change without relisting.
 func TestPoolSharesOneCloudWatch(t *testing.T) {
 	const ns, pool = "pool-share", "pool-share"
-	createNamespace(t, ns)
-	createService(t, ns, "svc-a", "10.244.2.10")
+	framework.CreateNamespace(t, ns)
+	framework.CreateService(t, ns, "svc-a", "10.244.2.10")
 	nodes := newNodes(t, "share", pool, 3)
 	base := baseline(t)
 	t.Logf("cloud watches before the hubs: %v", base)
@@ -370,12 +317,12 @@ func TestPoolSharesOneCloudWatch(t *testing.T) {
 	}
 
 	// Changes propagate to every kube-proxy through the coordinator.
-	createService(t, ns, "svc-b", "10.244.2.11")
+	framework.CreateService(t, ns, "svc-b", "10.244.2.11")
 	moveEndpoint(t, ns, "svc-a", "10.244.2.12")
 	for _, n := range nodes {
 		n.WaitRules(60*time.Second, "svc-b added and svc-a moved", hasNot("10.244.2.10", has("10.244.2.11", "10.244.2.12")))
 	}
-	deleteService(t, ns, "svc-b")
+	framework.DeleteService(t, ns, "svc-b")
 	for _, n := range nodes {
 		n.WaitRules(60*time.Second, "svc-b deleted", hasNot("10.244.2.11", has("10.244.2.12")))
 	}
@@ -417,7 +364,7 @@ func TestPoolSharesOneCloudWatch(t *testing.T) {
 	if takeover > 2*electionTTL+2*time.Second {
 		t.Errorf("takeover took %s, more than twice the TTL %s", takeover, electionTTL)
 	}
-	createService(t, ns, "svc-c", "10.244.2.13")
+	framework.CreateService(t, ns, "svc-c", "10.244.2.13")
 	for _, n := range followers {
 		n.WaitRules(60*time.Second, "svc-c after the failover", has("10.244.2.12", "10.244.2.13"))
 	}
@@ -448,7 +395,7 @@ func TestPoolSharesOneCloudWatch(t *testing.T) {
 		}
 		return true, nil
 	})
-	createService(t, ns, "svc-d", "10.244.2.14")
+	framework.CreateService(t, ns, "svc-d", "10.244.2.14")
 	f.WaitRules(60*time.Second, "svc-d on a node cut off from the cloud", has("10.244.2.12", "10.244.2.13", "10.244.2.14"))
 	f.HealCloud()
 	healed = true
@@ -489,8 +436,8 @@ func hubAlive(t *testing.T, n *framework.EdgeNode) {
 // (kube-proxy relists from the cloud, keeps its rules, sees later changes; no hub crashes).
 func TestPoolCoordinatorFaults(t *testing.T) {
 	const ns, pool = "pool-faults", "pool-faults"
-	createNamespace(t, ns)
-	createService(t, ns, "svc-a", "10.244.3.10")
+	framework.CreateNamespace(t, ns)
+	framework.CreateService(t, ns, "svc-a", "10.244.3.10")
 	nodes := newNodes(t, "fault", pool, 3)
 	base := baseline(t)
 
@@ -528,14 +475,14 @@ func TestPoolCoordinatorFaults(t *testing.T) {
 			return false, fmt.Errorf("hub of %s serves %v watches from the coordinator", n.Name, v)
 		})
 	}
-	createService(t, ns, "svc-b", "10.244.3.11")
+	framework.CreateService(t, ns, "svc-b", "10.244.3.11")
 	for _, n := range nodes {
 		n.WaitRules(60*time.Second, "svc-b through the coordinator", has("10.244.3.10", "10.244.3.11"))
 	}
 
 	// A corrupt value: skipped by every hub (watch and a fresh list), counted, logged.
 	writeGarbage(t, c, ns, "bogus-1")
-	createService(t, ns, "svc-c", "10.244.3.12")
+	framework.CreateService(t, ns, "svc-c", "10.244.3.12")
 	for _, n := range nodes {
 		n.WaitRules(60*time.Second, "svc-c after a corrupt value", has("10.244.3.10", "10.244.3.11", "10.244.3.12"))
 		hubAlive(t, n)
@@ -569,8 +516,8 @@ func TestPoolCoordinatorFaults(t *testing.T) {
 			t.Errorf("hub of %s did not end its coordinator watches (%v → %v)", n.Name, endedBefore[i], v)
 		}
 	}
-	deleteService(t, ns, "svc-b")
-	createService(t, ns, "svc-d", "10.244.3.13")
+	framework.DeleteService(t, ns, "svc-b")
+	framework.CreateService(t, ns, "svc-d", "10.244.3.13")
 	for _, n := range nodes {
 		n.WaitRules(60*time.Second, "svc-b deleted and svc-d added from the cloud", hasNot("10.244.3.11", has("10.244.3.10", "10.244.3.12", "10.244.3.13")))
 		hubAlive(t, n)
@@ -614,7 +561,7 @@ func TestPoolScopeMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = yc.AppsV1beta2().NodePools().Delete(context.Background(), pool, metav1.DeleteOptions{}) })
-	createNamespace(t, ns)
+	framework.CreateNamespace(t, ns)
 	if _, err := kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cm-1"}, Data: map[string]string{"k": "1"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
