@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,15 +132,24 @@ func runIP(ctx context.Context, args ...string) error {
 
 // TCPForwarder relays TCP connections from a listening address to a target, e.g. from a veth
 // address reachable from a namespace to kube-apiserver on 127.0.0.1. TLS passes through
-// untouched, so the serving certificate must name the listening address.
+// untouched, so the serving certificate must name the listening address. It counts the bytes
+// relayed each way (what a WAN link between the two would carry).
 type TCPForwarder struct {
 	ln     net.Listener
 	target string
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	// fromTarget and toTarget count relayed bytes: target → clients and clients → target.
+	fromTarget, toTarget atomic.Int64
+	wg                   sync.WaitGroup
+	mu                   sync.Mutex
+	conns                map[net.Conn]struct{}
+	closed               bool
 }
+
+// BytesFromTarget is how many bytes the target has sent to clients so far.
+func (f *TCPForwarder) BytesFromTarget() int64 { return f.fromTarget.Load() }
+
+// BytesToTarget is how many bytes clients have sent to the target so far.
+func (f *TCPForwarder) BytesToTarget() int64 { return f.toTarget.Load() }
 
 // Forward listens on listenAddr and relays every connection to target.
 func Forward(listenAddr, target string) (*TCPForwarder, error) {
@@ -191,14 +201,14 @@ func (f *TCPForwarder) accept() {
 			return
 		}
 		f.wg.Add(2)
-		pipe := func(dst, src net.Conn) {
+		pipe := func(dst, src net.Conn, n *atomic.Int64) {
 			defer f.wg.Done()
-			_, _ = io.Copy(dst, src)
+			_, _ = io.Copy(countingWriter{dst, n}, src)
 			f.untrack(dst)
 			f.untrack(src)
 		}
-		go pipe(in, out)
-		go pipe(out, in)
+		go pipe(in, out, &f.fromTarget)
+		go pipe(out, in, &f.toTarget)
 	}
 }
 
@@ -257,4 +267,17 @@ func (n *NetNS) DialContext(ctx context.Context, network, addr string) (net.Conn
 	}()
 	r := <-ch
 	return r.conn, r.err
+}
+
+// countingWriter counts what it writes; it hides the connection's ReadFrom so every byte
+// passes through Write.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(n))
+	return n, err
 }

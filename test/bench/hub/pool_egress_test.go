@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -140,7 +138,7 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 	if err != nil {
 		return res, err
 	}
-	fwd, err := newCountingForwarder("127.0.0.1:0", api.Host)
+	fwd, err := localstack.Forward("127.0.0.1:0", api.Host)
 	if err != nil {
 		return res, err
 	}
@@ -171,7 +169,7 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 		return res, err
 	}
 	// Start the hubs, a few at a time.
-	startDown := fwd.down.Load()
+	startDown := fwd.BytesFromTarget()
 	start := time.Now()
 	hubs := make([]*hubProc, len(names))
 	defer func() {
@@ -236,7 +234,7 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 		return res, err
 	}
 	res.syncTook = time.Since(start)
-	res.startupDown = fwd.down.Load() - startDown
+	res.startupDown = fwd.BytesFromTarget() - startDown
 	for _, h := range hubs {
 		if _, err := h.waitCacheSettled(2*time.Second, 3*time.Minute); err != nil {
 			return res, err
@@ -249,9 +247,9 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 		return res, err
 	}
 	// Background traffic.
-	d0 := fwd.down.Load()
+	d0 := fwd.BytesFromTarget()
 	time.Sleep(idleWindow)
-	res.idleDown = fwd.down.Load() - d0
+	res.idleDown = fwd.BytesFromTarget() - d0
 	if res.cloudWatches, err = cloudEndpointSliceWatches(ctx); err != nil {
 		return res, err
 	}
@@ -262,7 +260,7 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 	}
 
 	// Churn, until every watcher has seen every change.
-	d0, u0 := fwd.down.Load(), fwd.up.Load()
+	d0, u0 := fwd.BytesFromTarget(), fwd.BytesToTarget()
 	churnStart := time.Now()
 	want, err := w.churn(ctx, adminKube, churnUpdates, churnRate)
 	if err != nil {
@@ -284,7 +282,7 @@ func runEgress(ctx context.Context, b *testing.B, stack *localstack.Stack, root 
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.churnTook, res.lag = time.Since(churnStart), time.Since(written)
-	res.churnDown, res.churnUp = fwd.down.Load()-d0, fwd.up.Load()-u0
+	res.churnDown, res.churnUp = fwd.BytesFromTarget()-d0, fwd.BytesToTarget()-u0
 	switches1, err := sumHubMetric(hubs, "yurthub_watches_ended_on_source_switch_total")
 	if err != nil {
 		return res, err
@@ -401,103 +399,4 @@ func limited(n, k int, f func(i int) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// countingForwarder relays TCP connections to target and counts the bytes each way: down is
-// target → clients (the cloud's egress), up is clients → target.
-type countingForwarder struct {
-	ln       net.Listener
-	target   string
-	down, up atomic.Int64
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
-	closed   bool
-}
-
-func newCountingForwarder(listen, target string) (*countingForwarder, error) {
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, fmt.Errorf("counting forwarder: listening on %s: %w", listen, err)
-	}
-	f := &countingForwarder{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	f.wg.Add(1)
-	go f.accept()
-	return f, nil
-}
-
-func (f *countingForwarder) Addr() string { return f.ln.Addr().String() }
-
-func (f *countingForwarder) track(cs ...net.Conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	for _, c := range cs {
-		f.conns[c] = struct{}{}
-	}
-	return true
-}
-
-func (f *countingForwarder) untrack(c net.Conn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
-	_ = c.Close()
-}
-
-func (f *countingForwarder) accept() {
-	defer f.wg.Done()
-	for {
-		in, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		out, err := net.Dial("tcp", f.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		if !f.track(in, out) {
-			_ = in.Close()
-			_ = out.Close()
-			return
-		}
-		f.wg.Add(2)
-		pipe := func(dst, src net.Conn, n *atomic.Int64) {
-			defer f.wg.Done()
-			_, _ = io.Copy(countingWriter{dst, n}, src)
-			f.untrack(dst)
-			f.untrack(src)
-		}
-		go pipe(in, out, &f.down)
-		go pipe(out, in, &f.up)
-	}
-}
-
-// Close stops listening, closes every relayed connection and waits for the relays to end.
-func (f *countingForwarder) Close() error {
-	err := f.ln.Close()
-	f.mu.Lock()
-	f.closed = true
-	for c := range f.conns {
-		_ = c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
-	return err
-}
-
-// countingWriter counts what it writes; it hides the connection's ReadFrom so every byte
-// passes through Write.
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n.Add(int64(n))
-	return n, err
 }
