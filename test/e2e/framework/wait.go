@@ -32,3 +32,19 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() (bool, error)) {
 		time.Sleep(pollInterval)
 	}
 }
+
+// HoldsFor checks cond every second for duration and fails t the first time it does not hold:
+// for states that must persist (a node stays Ready through a cut), not ones to wait for.
+func HoldsFor(t testing.TB, duration time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(duration)
+	for {
+		if ok, err := cond(); !ok {
+			t.Fatalf("%s stopped holding after %s: %v", what, duration-time.Until(deadline), err)
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}

@@ -56,11 +56,13 @@ func TestKubeProxyThroughHubOffline(t *testing.T) {
 	framework.DeleteService(t, ns, "svc-b")
 
 	// kube-proxy keeps its rules.
-	time.Sleep(3 * time.Second)
-	rules := n.IPTablesSave()
-	if !strings.Contains(rules, framework.DNAT("10.244.1.10")) || !strings.Contains(rules, framework.DNAT("10.244.1.11")) {
-		t.Fatalf("kube-proxy lost rules while offline:\n%s", rules)
-	}
+	framework.HoldsFor(t, 3*time.Second, "kube-proxy's rules while offline", func() (bool, error) {
+		rules := n.IPTablesSave()
+		if !strings.Contains(rules, framework.DNAT("10.244.1.10")) || !strings.Contains(rules, framework.DNAT("10.244.1.11")) {
+			return false, fmt.Errorf("rules lost:\n%s", rules)
+		}
+		return true, nil
+	})
 
 	// A restarted kube-proxy (rules wiped first) gets the full data from the hub's cache.
 	n.StopKubeProxy()

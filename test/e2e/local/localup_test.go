@@ -312,11 +312,9 @@ func TestLocalUp(t *testing.T) {
 		}
 	})
 	framework.WaitFor(t, 2*time.Minute, tainted(true))
-	// Still Ready well past the node-monitor grace period of the stack's kube-controller-manager.
-	time.Sleep(20 * time.Second)
-	if ok, err := tainted(true)(); !ok {
-		t.Errorf("while cut: %v", err)
-	}
+	// Still Ready (and tainted) throughout, well past the node-monitor grace period of the
+	// stack's kube-controller-manager.
+	framework.HoldsFor(t, 20*time.Second, "the cut node Ready and tainted", tainted(true))
 	run("local", "heal", cutNode, "--dir", dir)
 	framework.WaitFor(t, 2*time.Minute, tainted(false))
 
