@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/cel-go/common/types/ref"
 
@@ -82,15 +83,18 @@ func applyJSONPatch(obj *unstructured.Unstructured, val ref.Val) (*unstructured.
 }
 
 // typeConverter types objects of the Kubernetes and Yurt APIs with their schemas and any
-// other kind with a deduced schema (maps merge, lists are replaced).
+// other kind with a deduced schema (maps merge, lists are replaced). The schema converters are
+// built on first use: parsing the Kubernetes schemas costs several MiB of heap, which a hub
+// whose filters use no ApplyConfiguration mutation should not carry.
 type typeConverter struct {
-	kube, yurt, deduced managedfields.TypeConverter
+	kube, yurt func() managedfields.TypeConverter
+	deduced    managedfields.TypeConverter
 }
 
 func newTypeConverter() (managedfields.TypeConverter, error) {
 	return &typeConverter{
-		kube:    kubeapplyconfigurations.NewTypeConverter(kubescheme.Scheme),
-		yurt:    yurtapplyconfigurations.NewTypeConverter(yurtscheme.Scheme),
+		kube:    sync.OnceValue(func() managedfields.TypeConverter { return kubeapplyconfigurations.NewTypeConverter(kubescheme.Scheme) }),
+		yurt:    sync.OnceValue(func() managedfields.TypeConverter { return yurtapplyconfigurations.NewTypeConverter(yurtscheme.Scheme) }),
 		deduced: managedfields.NewDeducedTypeConverter(),
 	}, nil
 }
@@ -98,9 +102,9 @@ func newTypeConverter() (managedfields.TypeConverter, error) {
 func (t *typeConverter) pick(gvk schema.GroupVersionKind) managedfields.TypeConverter {
 	switch {
 	case kubescheme.Scheme.Recognizes(gvk):
-		return t.kube
+		return t.kube()
 	case yurtscheme.Scheme.Recognizes(gvk):
-		return t.yurt
+		return t.yurt()
 	}
 	return t.deduced
 }
