@@ -1,5 +1,5 @@
 // Package server assembles and runs a hub: the health checker, the cache, the proxy for local
-// components and the hub's own endpoints (/healthz, /readyz, /metrics).
+// components and the hub's own endpoints (/healthz, /readyz, /metrics, /debug/pprof).
 package server
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"sync"
 	"time"
@@ -174,6 +175,13 @@ func (c *Config) Run(ctx context.Context) error {
 	mux.HandleFunc("/readyz", readyz)
 	mux.HandleFunc("/v1/readyz", readyz)
 	mux.Handle("/metrics", m.Handler())
+	// Profiles for operators (and the latency benchmark): the server address is loopback by
+	// default, like /metrics, and a profile costs nothing until one is asked for.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	if err := registerOTA(mux, restCfg, o.NodeName, checker.Healthy, logger.WithName("ota")); err != nil {
 		proxyLn.Close()
 		serverLn.Close()
