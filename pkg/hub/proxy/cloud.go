@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -80,6 +81,8 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 		Transport: transport,
 		// -1: flush every write, so watch events and log lines reach the client at once.
 		FlushInterval: -1,
+		// Without a pool every request allocates (and the collector clears) a 32 KiB buffer.
+		BufferPool: copyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
@@ -142,11 +145,34 @@ func (s *CloudSource) teeIntoCache(ctx context.Context, resp *http.Response, req
 	default:
 		// The slot is taken now, before the client has the body and can send its next request.
 		release := s.writes.reserve(req.Resource)
-		resp.Body = &bufferedTee{body: resp.Body, release: release, done: func(data []byte) func() {
+		resp.Body = &bufferedTee{body: resp.Body, buf: sized(resp.ContentLength), release: release, done: func(data []byte) func() {
 			return func() { w.store1(data, ct) }
 		}}
 	}
 }
+
+// sized returns an empty buffer for a body of the given length (-1: unknown), so that the
+// copy kept for the cache grows once rather than by repeated doubling.
+func sized(contentLength int64) []byte {
+	if contentLength <= 0 || contentLength > 64<<20 {
+		return nil
+	}
+	return make([]byte, 0, contentLength)
+}
+
+// copyBuffers are ReverseProxy's copy buffers, shared by all requests.
+var copyBuffers httputil.BufferPool = &bufferPool{}
+
+type bufferPool struct{ pool sync.Pool }
+
+func (p *bufferPool) Get() []byte {
+	if b, ok := p.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
 
 // teeRaw keeps a discovery or /version response as received.
 func (s *CloudSource) teeRaw(ctx context.Context, resp *http.Response, req *Request) {
