@@ -28,6 +28,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -84,6 +85,10 @@ type Store struct {
 	// readBufs are the buffers sameFile reads into, reused across the thousands of files of
 	// a relist.
 	readBufs sync.Pool
+	// gens counts the changes to each resource's entries (mu held for writing); drops counts
+	// corrupt entries dropped (by readers, under the read lock). See Generation.
+	gens  map[Resource]uint64
+	drops atomic.Uint64
 }
 
 // NewStore opens (creating) the cache under root. onCorrupt, if set, is called for every
@@ -92,7 +97,7 @@ func NewStore(root string, logger klog.Logger, onCorrupt func(path string)) (*St
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating the cache directory %s: %w", root, err)
 	}
-	s := &Store{root: root, logger: logger, onCorrupt: onCorrupt}
+	s := &Store{root: root, logger: logger, onCorrupt: onCorrupt, gens: map[Resource]uint64{}}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), tmpPrefix) {
 			logger.Info("Removing a temporary cache file left by an interrupted write", "path", path)
@@ -108,6 +113,24 @@ func NewStore(root string, logger klog.Logger, onCorrupt func(path string)) (*St
 
 // Root is the cache directory.
 func (s *Store) Root() string { return s.root }
+
+// Generation tells whether a resource's entries may have changed since a writer wrote them.
+// Writes counts the changes to the resource's entries (objects, list metadata); Drops counts
+// the corrupt entries dropped anywhere in the cache. A writer that is the only one to write a
+// resource (the hub's write queue is) and notes Drops before its write and Writes after it
+// knows, while Generation still returns the same, that the entries hold what it wrote: writing
+// the same again would change nothing, so the work of decoding it can be skipped.
+type Generation struct{ Writes, Drops uint64 }
+
+// Generation returns r's generation now.
+func (s *Store) Generation(r Resource) Generation {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return Generation{Writes: s.gens[r], Drops: s.drops.Load()}
+}
+
+// changedLocked notes a change of r's entries; mu held for writing.
+func (s *Store) changedLocked(r Resource) { s.gens[r]++ }
 
 func (s *Store) objectPath(r Resource, namespace, name string) (string, error) {
 	if err := checkPathElement("name", name); err != nil {
@@ -178,6 +201,7 @@ func (s *Store) PutEncoded(r Resource, e Encoded) error {
 	if err != nil || !changed {
 		return err
 	}
+	s.changedLocked(r)
 	return syncDir(dir)
 }
 
@@ -252,9 +276,13 @@ func (s *Store) Delete(r Resource, namespace, name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		return fmt.Errorf("cache: removing %s: %w", path, err)
 	}
+	s.changedLocked(r)
 	return nil
 }
 
@@ -342,6 +370,11 @@ func (s *Store) ReplaceEncoded(r Resource, namespace string, matches func(*unstr
 	// Each file is synced before its rename; each directory once at the end, which is what
 	// makes a large list affordable.
 	dirs := map[string]bool{}
+	defer func() {
+		if len(dirs) > 0 {
+			s.changedLocked(r)
+		}
+	}()
 	for it, err := range items {
 		if err != nil {
 			return err
@@ -444,7 +477,12 @@ func (s *Store) PutListMeta(r Resource, meta ListMeta) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	path := filepath.Join(s.root, r.dir(), metaFile)
-	if err := writeFileSynced(path, EncodeEntry(data)); err != nil {
+	entry := EncodeEntry(data)
+	if s.sameFile(path, entry) {
+		return nil // a relist at the same resourceVersion: skip the write and its fsyncs
+	}
+	s.changedLocked(r)
+	if err := writeFileSynced(path, entry); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
@@ -507,6 +545,8 @@ func (s *Store) dropCorrupt(path string, why error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.logger.Error(err, "Could not remove a corrupt cache entry", "path", path)
 	}
+	// After the removal: a writer that noted the generation before it now sees a new one.
+	s.drops.Add(1)
 	if s.onCorrupt != nil {
 		s.onCorrupt(path)
 	}
@@ -587,7 +627,11 @@ func (s *Store) PutRaw(component, key string, resp RawResponse) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := writeFileSynced(path, EncodeEntry(data)); err != nil {
+	entry := EncodeEntry(data)
+	if s.sameFile(path, entry) {
+		return nil // discovery rarely changes: skip the write and its fsyncs
+	}
+	if err := writeFileSynced(path, entry); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))

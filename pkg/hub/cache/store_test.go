@@ -289,3 +289,52 @@ func TestReplaceEncoded(t *testing.T) {
 		t.Errorf("after replacing default with a alone: %d items, want a and kube-system/c", len(items))
 	}
 }
+
+// TestGeneration: every change of a resource's entries moves its generation, a write that
+// changes nothing does not, and a corrupt entry dropped anywhere moves every generation.
+func TestGeneration(t *testing.T) {
+	s, _ := newStore(t)
+	other := Resource{Component: "kubelet", GroupVersionResource: services.GroupVersionResource}
+	steps := []struct {
+		name    string
+		do      func() error
+		changed bool
+	}{
+		{"put", func() error { return s.Put(services, svc("default", "web", nil)) }, true},
+		{"same put", func() error { return s.Put(services, svc("default", "web", nil)) }, false},
+		{"changed put", func() error { return s.Put(services, svc("default", "web", map[string]string{"a": "b"})) }, true},
+		{"list meta", func() error {
+			return s.PutListMeta(services, ListMeta{APIVersion: "v1", Kind: "ServiceList", ResourceVersion: "1"})
+		}, true},
+		{"same list meta", func() error {
+			return s.PutListMeta(services, ListMeta{APIVersion: "v1", Kind: "ServiceList", ResourceVersion: "1"})
+		}, false},
+		{"same replace", func() error {
+			return s.Replace(services, "default", nil, []*unstructured.Unstructured{svc("default", "web", map[string]string{"a": "b"})})
+		}, false},
+		{"replace removing", func() error { return s.Replace(services, "default", nil, nil) }, true},
+		{"delete of nothing", func() error { return s.Delete(services, "default", "web") }, false},
+		{"another resource", func() error { return s.Put(other, svc("default", "web", nil)) }, false},
+		{"put again", func() error { return s.Put(services, svc("default", "web", nil)) }, true},
+		{"delete", func() error { return s.Delete(services, "default", "web") }, true},
+		{"a corrupt entry of another resource dropped", func() error {
+			path := filepath.Join(s.Root(), "kubelet", "services.v1.core", "default", "web")
+			if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+				return err
+			}
+			if _, err := s.Get(other, "default", "web"); !errors.Is(err, ErrNotFound) {
+				return errors.New("the corrupt entry was served")
+			}
+			return nil
+		}, true},
+	}
+	for _, st := range steps {
+		before := s.Generation(services)
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if changed := s.Generation(services) != before; changed != st.changed {
+			t.Errorf("%s: generation changed %v, want %v", st.name, changed, st.changed)
+		}
+	}
+}

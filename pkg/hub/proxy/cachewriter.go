@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"errors"
+	"hash/maphash"
 	"io"
 	"iter"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
@@ -46,21 +48,46 @@ func (w *cacheWriter) forget() {
 }
 
 // store1 stores a complete get or list response body. A list is decoded item by item as it is
-// written (codec.DecodeListItems), so it never exists decoded in full.
+// written (codec.DecodeListItems), so it never exists decoded in full. A body the same request
+// got last time, with the resource's entries unchanged since, is not decoded again (bodyMemo).
 func (w *cacheWriter) store1(data []byte, contentType string) {
+	if w.req.Paged {
+		w.store1Decoded(data, contentType)
+		return
+	}
+	key := memoKeyOf(w.req)
+	digest := bodyDigest(data, contentType)
+	before := w.store.Generation(w.req.Resource)
+	if w.queue.bodies.unchanged(key, digest, before) {
+		w.result(nil, "")
+		return
+	}
+	if !w.store1Decoded(data, contentType) {
+		w.queue.bodies.forget(key)
+		return
+	}
+	// Writes after this write (the queue is the resource's only writer), drops from before it:
+	// a corrupt entry dropped meanwhile may have been one just written.
+	after := w.store.Generation(w.req.Resource)
+	w.queue.bodies.remember(key, digest, cache.Generation{Writes: after.Writes, Drops: before.Drops})
+}
+
+// store1Decoded decodes and stores a get or list body; it reports success.
+func (w *cacheWriter) store1Decoded(data []byte, contentType string) bool {
 	if w.req.Verb == "get" {
 		it, err := codec.DecodeItem(data, contentType)
 		if err != nil {
 			w.result(err, "Decoding a get response for the cache")
-			return
+			return false
 		}
-		w.result(w.store.PutEncoded(w.req.Resource, encoded(it)), "Caching a get response")
-		return
+		err = w.store.PutEncoded(w.req.Resource, encoded(it))
+		w.result(err, "Caching a get response")
+		return err == nil
 	}
 	info, items, err := codec.DecodeListItems(data, contentType)
 	if err != nil {
 		w.result(err, "Decoding a list response for the cache")
-		return
+		return false
 	}
 	if w.req.Paged || info.Continue != "" {
 		// One page of many: add what it holds, remove nothing.
@@ -70,16 +97,89 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 			}
 			if err != nil {
 				w.result(err, "Caching a list page")
-				return
+				return false
 			}
 		}
 	} else if err := w.store.ReplaceEncoded(w.req.Resource, w.req.Namespace, w.matches, encodedSeq(items)); err != nil {
 		w.result(err, "Caching a list response")
-		return
+		return false
 	}
-	w.result(w.store.PutListMeta(w.req.Resource, cache.ListMeta{
+	err = w.store.PutListMeta(w.req.Resource, cache.ListMeta{
 		APIVersion: info.APIVersion, Kind: info.Kind, ResourceVersion: info.ResourceVersion,
-	}), "Caching a list's resourceVersion")
+	})
+	w.result(err, "Caching a list's resourceVersion")
+	return err == nil
+}
+
+// bodyMemo remembers, per request shape, a digest of the last whole get or list body applied
+// to the cache and the resource's cache generation right after. Clients repeat requests whose
+// answer has not changed (a get of the same object, a relist at the same resourceVersion);
+// decoding such a body again changes nothing on disk but costs CPU the hub's other requests
+// are waiting for — tens of milliseconds for a list of a thousand EndpointSlices.
+type bodyMemo struct {
+	mu sync.Mutex
+	m  map[memoKey]memoEntry
+}
+
+// memoKey is the shape of a request: what its response replaces in the cache.
+type memoKey struct {
+	resource                  cache.Resource
+	verb, namespace, name, ls string
+}
+
+type memoEntry struct {
+	digest uint64
+	gen    cache.Generation
+}
+
+// maxMemo bounds the memo (one entry per object got or list shape); beyond it the memo starts
+// afresh, which only costs a decode per entry.
+const maxMemo = 4096
+
+var memoSeed = maphash.MakeSeed()
+
+func memoKeyOf(req *Request) memoKey {
+	k := memoKey{resource: req.Resource, verb: req.Verb, namespace: req.Namespace, name: req.Name}
+	if req.Selector.Labels != nil {
+		k.ls = req.Selector.Labels.String()
+	}
+	if req.Selector.Fields != nil {
+		k.ls += "|" + req.Selector.Fields.String()
+	}
+	return k
+}
+
+// bodyDigest hashes a body with its Content-Type (64 bits: a collision is not a concern next
+// to disk errors, and none can be provoked without knowing the process's random seed).
+func bodyDigest(data []byte, contentType string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(memoSeed)
+	_, _ = h.WriteString(contentType)
+	_ = h.WriteByte(0)
+	_, _ = h.Write(data)
+	return h.Sum64()
+}
+
+func (b *bodyMemo) unchanged(k memoKey, digest uint64, gen cache.Generation) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.m[k]
+	return ok && e.digest == digest && e.gen == gen
+}
+
+func (b *bodyMemo) remember(k memoKey, digest uint64, gen cache.Generation) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil || len(b.m) >= maxMemo {
+		b.m = map[memoKey]memoEntry{}
+	}
+	b.m[k] = memoEntry{digest: digest, gen: gen}
+}
+
+func (b *bodyMemo) forget(k memoKey) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.m, k)
 }
 
 func encoded(it codec.Item) cache.Encoded {

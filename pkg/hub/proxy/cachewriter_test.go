@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	apirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/klog/v2/ktesting"
@@ -90,5 +91,75 @@ func TestCacheWriterWatchList(t *testing.T) {
 	}
 	if meta, err := store.ListMeta(servicesRes); err != nil || meta.ResourceVersion != "11" || meta.Kind != "ServiceList" {
 		t.Fatalf("list meta: %+v %v", meta, err)
+	}
+}
+
+// TestCacheWriterSkipsOnlyUnchangedRepeats: a get body the cache already holds is not
+// decoded again, but the same body after the object changed in the cache (a watch event,
+// a deletion, a corrupt entry dropped) is written again, and so is a relist after a change.
+func TestCacheWriterSkipsOnlyUnchangedRepeats(t *testing.T) {
+	store := newTestStore(t)
+	logger, _ := ktesting.NewTestContext(t)
+	var q writeQueue
+	get := &cacheWriter{store: store, logger: logger, queue: &q,
+		req: &Request{RequestInfo: &apirequest.RequestInfo{Verb: "get", Namespace: "default", Name: "a"}, Resource: servicesRes}}
+	data, ct, err := codec.EncodeObject(service("a", "5"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := func() string {
+		t.Helper()
+		obj, err := store.Get(servicesRes, "default", "a")
+		if err != nil {
+			return "<" + err.Error() + ">"
+		}
+		return obj.GetResourceVersion()
+	}
+	get.store1(data, ct)
+	if got := rv(); got != "5" {
+		t.Fatalf("after the first get: %s", got)
+	}
+	gen := store.Generation(servicesRes)
+	get.store1(data, ct)
+	if store.Generation(servicesRes) != gen || !q.bodies.unchanged(memoKeyOf(get.req), bodyDigest(data, ct), gen) {
+		t.Fatal("an identical repeat was not recognised")
+	}
+
+	// A newer version arrives by another route; the same old body must be applied again.
+	if err := store.Put(servicesRes, service("a", "6")); err != nil {
+		t.Fatal(err)
+	}
+	get.store1(data, ct)
+	if got := rv(); got != "5" {
+		t.Fatalf("the repeated body after a change was skipped: resourceVersion %s", got)
+	}
+	if err := store.Delete(servicesRes, "default", "a"); err != nil {
+		t.Fatal(err)
+	}
+	get.store1(data, ct)
+	if got := rv(); got != "5" {
+		t.Fatalf("the repeated body after a deletion was skipped: %s", got)
+	}
+
+	// A list, repeated: skipped while unchanged, applied again once an item was changed.
+	list := &cacheWriter{store: store, logger: logger, queue: &q,
+		req: &Request{RequestInfo: &apirequest.RequestInfo{Verb: "list"}, Resource: servicesRes}}
+	ldata, lct, err := codec.EncodeList(schema.GroupVersionKind{Version: "v1", Kind: "ServiceList"}, "7",
+		[]*unstructured.Unstructured{service("a", "5"), service("b", "5")}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list.store1(ldata, lct)
+	gen = store.Generation(servicesRes)
+	list.store1(ldata, lct)
+	if store.Generation(servicesRes) != gen {
+		t.Fatal("an identical relist changed the cache")
+	}
+	if err := store.Delete(servicesRes, "default", "b"); err != nil {
+		t.Fatal(err)
+	}
+	list.store1(ldata, lct)
+	if items, err := store.List(servicesRes, ""); err != nil || len(items) != 2 {
+		t.Fatalf("the relist after a deletion was skipped: %d items, %v", len(items), err)
 	}
 }

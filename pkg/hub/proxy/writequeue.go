@@ -19,6 +19,9 @@ type writeQueue struct {
 	mu      sync.Mutex
 	queues  map[cache.Resource]chan chan func()
 	pending sync.WaitGroup
+	// bodies lets the work of a repeated response be skipped; it relies on the queue being
+	// the only writer of each resource's cache entries.
+	bodies bodyMemo
 }
 
 // reserve takes the next slot for r; the returned func must be called exactly once, with the
