@@ -22,6 +22,9 @@ import (
 type inputs struct {
 	request ref.Val
 	node    ref.Val
+	// req and node as they are, for the fast plans (plan.go).
+	req Request
+	nd  Node
 }
 
 func newInputs(req Request, node Node) inputs {
@@ -31,6 +34,8 @@ func newInputs(req Request, node Node) inputs {
 	}
 	adapter := celtypes.DefaultTypeAdapter
 	return inputs{
+		req: req,
+		nd:  node,
 		request: celtypes.NewRefValMap(adapter, map[ref.Val]ref.Val{
 			celtypes.String("userAgent"): celtypes.String(req.UserAgent),
 			celtypes.String("verb"):      celtypes.String(req.Verb),
@@ -93,6 +98,8 @@ type variableSet struct {
 	names    []string
 	index    map[string]int
 	programs []cel.Program
+	// fast holds the variables' fast plans (nil for a variable outside the planned subset).
+	fast []*fastProgram
 }
 
 func newVariableSet(typeName string) *variableSet {
@@ -107,6 +114,7 @@ func (s *variableSet) add(name string, p cel.Program) {
 	s.index[name] = len(s.names)
 	s.names = append(s.names, name)
 	s.programs = append(s.programs, p)
+	s.fast = append(s.fast, nil)
 }
 
 // lazyVariables is the `variables` object of one evaluation: a variable is evaluated the first

@@ -52,8 +52,19 @@ type Compiler struct {
 	applyConfigType *cel.Type
 	jsonPatchType   *cel.Type
 
+	// noFastPlans turns the fast plans off (tests compare them with cel-go's programs).
+	noFastPlans bool
+
 	mu    sync.Mutex
 	cache map[string]cacheEntry
+}
+
+// callLimit is the cost limit of one expression's program (see compileAST).
+func (c *Compiler) callLimit() int64 {
+	if c.budget > 0 && uint64(c.budget) < celconfig.PerCallLimit {
+		return c.budget
+	}
+	return int64(celconfig.PerCallLimit)
 }
 
 type cacheEntry struct {
@@ -175,15 +186,25 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 		variablesType: variablesType,
 		variableSet:   newVariableSet(variablesType.TypeName()),
 		budget:        c.budget,
+		callLimit:     c.callLimit(),
 		typeConverter: c.typeConverter,
 	}
 	uses := map[string]bool{}
-	compile := func(expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, field.ErrorList) {
-		p, out, u, errs := c.compileExpressionUses(env, expr, path, want)
+	// compile also plans the expression for the fast path (plan.go), with the variables
+	// compiled so far.
+	compile := func(expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, *fastProgram, field.ErrorList) {
+		p, out, ast, u, errs := c.compileExpressionUses(env, expr, path, want)
 		for id := range u {
 			uses[id] = true
 		}
-		return p, out, errs
+		var fast *fastProgram
+		if len(errs) == 0 && !c.noFastPlans {
+			fast = planExpression(ast, f.variableSet, c.lookup)
+			if fast != nil {
+				f.hasFast = true
+			}
+		}
+		return p, out, fast, errs
 	}
 	var errs field.ErrorList
 	switch policy {
@@ -195,25 +216,26 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 	// Variables first: each one's type is known to the expressions after it.
 	varsPath := specPath.Child("variables")
 	for i, v := range spec.Variables {
-		p, outType, verrs := compile(v.Expression, varsPath.Index(i).Child("expression"), nil)
+		p, outType, fast, verrs := compile(v.Expression, varsPath.Index(i).Child("expression"), nil)
 		errs = append(errs, verrs...)
 		variablesType.Fields[v.Name] = apiservercel.NewDeclField(v.Name, declTypeOf(outType), true, nil, nil)
 		f.variableSet.add(v.Name, p)
+		f.variableSet.fast[len(f.variableSet.fast)-1] = fast
 	}
 
 	condPath := specPath.Child("matchConditions")
 	for i, mc := range spec.MatchConditions {
 		path := condPath.Index(i).Child("expression")
-		p, _, cerrs := compile(mc.Expression, path, c.returnTypeBool)
+		p, _, fast, cerrs := compile(mc.Expression, path, c.returnTypeBool)
 		errs = append(errs, cerrs...)
-		f.conditions = append(f.conditions, compiledExpression{name: mc.Name, path: path.String(), program: p})
+		f.conditions = append(f.conditions, compiledExpression{name: mc.Name, path: path.String(), program: p, fast: fast})
 	}
 
 	if spec.Keep != "" {
 		path := specPath.Child("keep")
-		p, _, kerrs := compile(spec.Keep, path, c.returnTypeBool)
+		p, _, fast, kerrs := compile(spec.Keep, path, c.returnTypeBool)
 		errs = append(errs, kerrs...)
-		f.keep = &compiledExpression{name: "keep", path: path.String(), program: p}
+		f.keep = &compiledExpression{name: "keep", path: path.String(), program: p, fast: fast}
 	}
 
 	mutPath := specPath.Child("mutations")
@@ -242,10 +264,13 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 				[]appsv1alpha1.PatchType{appsv1alpha1.PatchTypeApplyConfiguration, appsv1alpha1.PatchTypeJSONPatch}))
 			continue
 		}
-		p, _, merrs := compile(expr, path, want)
+		p, _, fast, merrs := compile(expr, path, want)
 		errs = append(errs, merrs...)
+		if m.PatchType != appsv1alpha1.PatchTypeJSONPatch {
+			fast = nil
+		}
 		f.mutations = append(f.mutations, compiledMutation{
-			compiledExpression: compiledExpression{name: fmt.Sprintf("mutations[%d]", i), path: path.String(), program: p},
+			compiledExpression: compiledExpression{name: fmt.Sprintf("mutations[%d]", i), path: path.String(), program: p, fast: fast},
 			patchType:          m.PatchType,
 		})
 	}
@@ -262,15 +287,15 @@ func (c *Compiler) compileSpec(rf *appsv1alpha1.ResponseFilter, specPath *field.
 // compileExpression parses, type checks, estimates the cost of and plans one expression.
 // want lists the accepted result types; nil accepts any.
 func (c *Compiler) compileExpression(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, field.ErrorList) {
-	p, out, _, errs := c.compileExpressionUses(env, expr, path, want)
+	p, out, _, _, errs := c.compileExpressionUses(env, expr, path, want)
 	return p, out, errs
 }
 
 // compileExpressionUses also returns the overloads the expression calls.
-func (c *Compiler) compileExpressionUses(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, map[string]bool, field.ErrorList) {
+func (c *Compiler) compileExpressionUses(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, *cel.Ast, map[string]bool, field.ErrorList) {
 	prog, out, ast, errs := c.compileAST(env, expr, path, want)
 	if ast == nil {
-		return prog, out, nil, errs
+		return prog, out, nil, nil, errs
 	}
 	uses := map[string]bool{}
 	for _, ref := range ast.NativeRep().ReferenceMap() {
@@ -278,7 +303,7 @@ func (c *Compiler) compileExpressionUses(env *cel.Env, expr string, path *field.
 			uses[id] = true
 		}
 	}
-	return prog, out, uses, errs
+	return prog, out, ast, uses, errs
 }
 
 func (c *Compiler) compileAST(env *cel.Env, expr string, path *field.Path, want []*cel.Type) (cel.Program, *cel.Type, *cel.Ast, field.ErrorList) {

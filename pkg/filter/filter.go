@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
-	celtypes "github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,6 +54,10 @@ type Filter struct {
 	keep          *compiledExpression
 	mutations     []compiledMutation
 	budget        int64
+	// callLimit is the cost limit of one expression's program: the smaller of the budget and
+	// Kubernetes' per-call limit.
+	callLimit     int64
+	hasFast       bool
 	typeConverter managedfields.TypeConverter
 	usesService   bool
 	usesNodePool  bool
@@ -73,6 +76,8 @@ type compiledExpression struct {
 	name    string
 	path    string
 	program cel.Program
+	// fast is the expression's fast plan (plan.go), nil if it is outside the planned subset.
+	fast *fastProgram
 }
 
 type compiledMutation struct {
@@ -148,6 +153,11 @@ func (f *Filter) Evaluate(ctx context.Context, obj *unstructured.Unstructured, r
 func (f *Filter) evaluate(ctx context.Context, obj *unstructured.Unstructured, in inputs) (Result, error) {
 	if obj == nil || obj.Object == nil {
 		return Result{}, &EvaluationError{Filter: f.Name, Field: "object", Err: errors.New("no object to filter")}
+	}
+	if f.hasFast {
+		if res, err, ok := f.evaluateFast(ctx, obj, &in); ok {
+			return res, err
+		}
 	}
 	ev := &evaluation{filter: f, remaining: f.budget}
 	act := ev.newActivation(ctx, obj.Object, in)
@@ -242,9 +252,5 @@ func (ev *evaluation) evalBool(ctx context.Context, act *activation, e *compiled
 	if err != nil {
 		return false, err
 	}
-	b, ok := val.(celtypes.Bool)
-	if !ok {
-		return false, &EvaluationError{Filter: ev.filter.Name, Field: e.path, Err: fmt.Errorf("evaluated to %v, not a bool", val.Type())}
-	}
-	return bool(b), nil
+	return ev.boolOf(e, val)
 }

@@ -72,6 +72,12 @@ func applyJSONPatch(obj *unstructured.Unstructured, val ref.Val) (*unstructured.
 	if err != nil {
 		return nil, err
 	}
+	return applyPatchOpsTo(obj, ops)
+}
+
+// applyPatchOpsTo applies the operations of a JSONPatch mutation (from cel-go's value or a fast
+// plan's) to a copy of obj.
+func applyPatchOpsTo(obj *unstructured.Unstructured, ops []patchOp) (*unstructured.Unstructured, error) {
 	if len(ops) == 0 {
 		return obj, nil
 	}

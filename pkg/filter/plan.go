@@ -1,0 +1,1628 @@
+package filter
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	celtypes "github.com/google/cel-go/common/types"
+)
+
+// A fast plan evaluates a type-checked CEL expression of a subset of CEL directly on the
+// unstructured content (map[string]any, []any, string, int64, float64, bool, nil), without
+// cel-go's interpreter: no ref.Val boxing, no cost tracker, no per-step observer. cel-go's
+// interpreter spends most of a filter's time on those and on collecting the garbage they make.
+//
+// The plan is trusted only where its semantics are obviously cel-go's:
+//   - An expression outside the subset gets no plan (decided when compiling) and is evaluated by
+//     its cel-go program.
+//   - At run time the plan gives up ("bails") on anything it does not model exactly: what would
+//     be an error in cel-go (a missing key without has() or `.?`, a type mismatch, an overflow, a
+//     division by zero, an index out of range), an unexpected Go type in the object, numeric
+//     equality across int and double, a duplicate map key, a cancelled context. The expression is
+//     then evaluated by its cel-go program, so results and error messages are cel-go's. Reading
+//     is pure, so evaluating again is safe.
+//   - Cost: every step charges at least what cel-go's runtime cost tracker charges for it
+//     (interpreter/runtimecost.go with Kubernetes' library.CostEstimator, presence tests free):
+//     identifiers, selections and indexing 1, list literals 10, map literals 30, struct literals
+//     40, calls as costCall (string equality and comparison ceil(min(len)*0.1), concatenation
+//     ceil((len+len)*0.1), `in` a list its size, others 1), with string sizes in bytes (at least
+//     cel-go's rune counts). When the count would pass the per-expression limit or the filter's
+//     remaining budget, the plan bails; the filter evaluation is then redone by cel-go alone, so
+//     a budget error is cel-go's own. Result.Cost is thus an upper bound of cel-go's cost (equal
+//     for the built-in filters; see TestPlanCostMatchesCEL).
+
+// pnode is a planned expression. val is always set; the typed forms are set when the checker
+// knows the type, to avoid boxing strings and bools into interfaces, and opt for optionals.
+type pnode struct {
+	val func(*fastEval) (any, bool)
+	str func(*fastEval) (string, bool)
+	bl  func(*fastEval) (bool, bool)
+	i64 func(*fastEval) (int64, bool)
+	// opt is the form of optional-typed expressions: the value, whether it is present, ok.
+	opt func(*fastEval) (any, bool, bool)
+	// constant is the value of a list or map literal of constants (isConst).
+	constant any
+	isConst  bool
+}
+
+// optVal is an optional value materialized as a value (a variable of optional type).
+type optVal struct {
+	v   any
+	has bool
+}
+
+var optNone = &optVal{}
+
+// fastProgram is the plan of one expression.
+type fastProgram struct {
+	root   *pnode
+	locals int
+}
+
+// fastEval is the state of one fast evaluation of a filter on one object.
+type fastEval struct {
+	object map[string]any
+	in     *inputs
+	labels map[string]any
+
+	locals []any
+	// cost is the cost of the program running; limit what it may reach before bailing.
+	cost  uint64
+	limit uint64
+	// varLimit is the limit of a variable's program.
+	varLimit uint64
+
+	vars *fastVars
+}
+
+// fastVars are the filter's variables as the fast plans evaluate them.
+type fastVars struct {
+	set    *variableSet
+	state  []uint8 // 0 not evaluated, 1 evaluated, 2 bailed
+	vals   []any
+	costs  []uint64
+	charge []bool // whether the cost was charged to an expression that completed
+	// pending lists the variables read by the running expression whose cost is not charged yet.
+	pending []int
+}
+
+const stringTraversalCostFactor = 0.1
+
+func traversalCost(n int) uint64 {
+	return uint64(math.Ceil(float64(n) * stringTraversalCostFactor))
+}
+
+// planner compiles a checked AST into a pnode tree.
+type planner struct {
+	ast    *celast.AST
+	vars   *variableSet
+	lookup Lookup
+	scope  []scopeVar
+	nslots int
+}
+
+type scopeVar struct {
+	name string
+	slot int
+}
+
+type unsupported struct{}
+
+// planExpression returns the fast plan of a checked expression, or nil if the expression is
+// outside the subset.
+func planExpression(a *cel.Ast, vars *variableSet, lookup Lookup) (prog *fastProgram) {
+	if a == nil || !a.IsChecked() {
+		return nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(unsupported); ok {
+				prog = nil
+				return
+			}
+			panic(r)
+		}
+	}()
+	p := &planner{ast: a.NativeRep(), vars: vars, lookup: lookup}
+	root := p.plan(p.ast.Expr(), true)
+	return &fastProgram{root: root, locals: p.nslots}
+}
+
+func no() { panic(unsupported{}) }
+
+func (p *planner) typeOf(e celast.Expr) *celtypes.Type { return p.ast.GetType(e.ID()) }
+
+func isOptionalType(t *celtypes.Type) bool {
+	return t != nil && t.Kind() == celtypes.OpaqueKind && t.TypeName() == "optional_type"
+}
+
+func mentionsJSONPatch(t *celtypes.Type) bool {
+	if t == nil {
+		return false
+	}
+	if t.Kind() == celtypes.StructKind && t.TypeName() == "JSONPatch" {
+		return true
+	}
+	for _, p := range t.Parameters() {
+		if mentionsJSONPatch(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// plan plans e. patchOK says whether e may be a JSONPatch or a list of them: only at the root,
+// in list literal elements, ternary branches and list concatenations leading to the root, so
+// that a patch value never ends up inside other data.
+func (p *planner) plan(e celast.Expr, patchOK bool) *pnode {
+	t := p.typeOf(e)
+	if !patchOK && mentionsJSONPatch(t) {
+		no()
+	}
+	var n *pnode
+	switch e.Kind() {
+	case celast.LiteralKind:
+		n = p.planLiteral(e)
+	case celast.IdentKind:
+		n = p.planIdent(e.AsIdent())
+	case celast.SelectKind:
+		n = p.planSelect(e)
+	case celast.CallKind:
+		n = p.planCall(e, patchOK)
+	case celast.ListKind:
+		n = p.planList(e, patchOK)
+	case celast.MapKind:
+		n = p.planMap(e)
+	case celast.StructKind:
+		n = p.planStruct(e, patchOK)
+	case celast.ComprehensionKind:
+		n = p.planComprehension(e)
+	default:
+		no()
+	}
+	if isOptionalType(t) || (n.opt != nil && n.val == nil) {
+		// Optional-typed (or an optional the checker types dyn, as x[?k] on a dyn x).
+		if n.opt == nil {
+			no()
+		}
+		opt := n.opt
+		n.val = func(ev *fastEval) (any, bool) {
+			v, has, ok := opt(ev)
+			if !ok {
+				return nil, false
+			}
+			if !has {
+				return optNone, true
+			}
+			return &optVal{v: v, has: true}, true
+		}
+		return n
+	}
+	fillTyped(n, t)
+	return n
+}
+
+// fillTyped derives the forms a node lacks from val (type-asserting, bailing on another type)
+// or val from a typed form (boxing).
+func fillTyped(n *pnode, t *celtypes.Type) {
+	if n.val == nil {
+		switch {
+		case n.str != nil:
+			f := n.str
+			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+		case n.bl != nil:
+			f := n.bl
+			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+		case n.i64 != nil:
+			f := n.i64
+			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+		default:
+			no()
+		}
+	}
+	v := n.val
+	if n.str == nil {
+		n.str = func(ev *fastEval) (string, bool) {
+			x, ok := v(ev)
+			s, isStr := x.(string)
+			return s, ok && isStr
+		}
+	}
+	if n.bl == nil {
+		n.bl = func(ev *fastEval) (bool, bool) {
+			x, ok := v(ev)
+			b, isBool := x.(bool)
+			return b, ok && isBool
+		}
+	}
+	if n.i64 == nil {
+		n.i64 = func(ev *fastEval) (int64, bool) {
+			x, ok := v(ev)
+			i, isInt := x.(int64)
+			return i, ok && isInt
+		}
+	}
+	if n.opt == nil {
+		// A dyn value that is an optional at run time (a variable of optional type).
+		n.opt = func(ev *fastEval) (any, bool, bool) {
+			x, ok := v(ev)
+			o, isOpt := x.(*optVal)
+			if !ok || !isOpt {
+				return nil, false, false
+			}
+			return o.v, o.has, true
+		}
+	}
+}
+
+func (p *planner) planLiteral(e celast.Expr) *pnode {
+	switch v := e.AsLiteral().(type) {
+	case celtypes.String:
+		s := string(v)
+		var boxed any = s
+		return &pnode{
+			str: func(*fastEval) (string, bool) { return s, true },
+			val: func(*fastEval) (any, bool) { return boxed, true },
+		}
+	case celtypes.Int:
+		i := int64(v)
+		var boxed any = i
+		return &pnode{
+			i64: func(*fastEval) (int64, bool) { return i, true },
+			val: func(*fastEval) (any, bool) { return boxed, true },
+		}
+	case celtypes.Bool:
+		b := bool(v)
+		return &pnode{bl: func(*fastEval) (bool, bool) { return b, true }}
+	case celtypes.Double:
+		var boxed any = float64(v)
+		return &pnode{val: func(*fastEval) (any, bool) { return boxed, true }}
+	case celtypes.Null:
+		return &pnode{val: func(*fastEval) (any, bool) { return nil, true }}
+	}
+	no()
+	return nil
+}
+
+func (p *planner) lookupLocal(name string) (int, bool) {
+	for i := len(p.scope) - 1; i >= 0; i-- {
+		if p.scope[i].name == name {
+			return p.scope[i].slot, true
+		}
+	}
+	return 0, false
+}
+
+func (p *planner) planIdent(name string) *pnode {
+	if slot, ok := p.lookupLocal(name); ok {
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			ev.cost++
+			return ev.locals[slot], true
+		}}
+	}
+	switch name {
+	case ObjectVarName:
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			ev.cost++
+			return ev.object, true
+		}}
+	}
+	// request, node and variables only as the operand of a selection (planSelect).
+	no()
+	return nil
+}
+
+// checkNative accepts the Go types a value read from unstructured content may have in the fast
+// path; anything else (int, int32, structs...) is left to cel-go's type adapter.
+func checkNative(v any) bool {
+	switch v.(type) {
+	case nil, string, int64, bool, float64, map[string]any, []any:
+		return true
+	}
+	return false
+}
+
+// storable says whether v may go into a list or map: optionals and patches may not.
+func storable(v any) bool {
+	switch v.(type) {
+	case *optVal, *patchOp:
+		return false
+	}
+	return true
+}
+
+func (p *planner) planSelect(e celast.Expr) *pnode {
+	s := e.AsSelect()
+	field := s.FieldName()
+	operand := s.Operand()
+	if operand.Kind() == celast.IdentKind {
+		if _, local := p.lookupLocal(operand.AsIdent()); !local {
+			switch operand.AsIdent() {
+			case RequestVarName:
+				return p.planRequestField(field, s.IsTestOnly())
+			case NodeVarName:
+				return p.planNodeField(field, s.IsTestOnly())
+			case VariablesVarName:
+				return p.planVariable(field, s.IsTestOnly())
+			}
+		}
+	}
+	op := p.plan(operand, false).val
+	if extra := relativeCost(operand); extra > 0 {
+		inner := op
+		op = func(ev *fastEval) (any, bool) {
+			ev.cost += extra
+			return inner(ev)
+		}
+	}
+	if s.IsTestOnly() {
+		// has(): presence tests cost nothing beyond their operand in Kubernetes' environment.
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			x, ok := op(ev)
+			m, isMap := x.(map[string]any)
+			if !ok || !isMap {
+				return false, false
+			}
+			_, found := m[field]
+			return found, true
+		}}
+	}
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		x, ok := op(ev)
+		m, isMap := x.(map[string]any)
+		if !ok || !isMap {
+			return nil, false
+		}
+		ev.cost++
+		v, found := m[field]
+		if !found || !checkNative(v) {
+			return nil, false
+		}
+		return v, true
+	}}
+}
+
+func (p *planner) planRequestField(field string, testOnly bool) *pnode {
+	var get func(r *Request) string
+	switch field {
+	case "userAgent":
+		get = func(r *Request) string { return r.UserAgent }
+	case "verb":
+		get = func(r *Request) string { return r.Verb }
+	case "group":
+		get = func(r *Request) string { return r.Group }
+	case "version":
+		get = func(r *Request) string { return r.Version }
+	case "resource":
+		get = func(r *Request) string { return r.Resource }
+	case "namespace":
+		get = func(r *Request) string { return r.Namespace }
+	case "name":
+		get = func(r *Request) string { return r.Name }
+	default:
+		no()
+	}
+	if testOnly {
+		no()
+	}
+	return &pnode{str: func(ev *fastEval) (string, bool) {
+		ev.cost += 2
+		return get(&ev.in.req), true
+	}}
+}
+
+func (p *planner) planNodeField(field string, testOnly bool) *pnode {
+	if testOnly {
+		no()
+	}
+	switch field {
+	case "name":
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			ev.cost += 2
+			return ev.in.nd.Name, true
+		}}
+	case "pool":
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			ev.cost += 2
+			return ev.in.nd.Pool, true
+		}}
+	case "labels":
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			ev.cost += 2
+			if ev.labels == nil {
+				ev.labels = make(map[string]any, len(ev.in.nd.Labels))
+				for k, v := range ev.in.nd.Labels {
+					ev.labels[k] = v
+				}
+			}
+			return ev.labels, true
+		}}
+	}
+	no()
+	return nil
+}
+
+func (p *planner) planVariable(name string, testOnly bool) *pnode {
+	if testOnly || p.vars == nil {
+		no()
+	}
+	i, ok := p.vars.index[name]
+	if !ok || i >= len(p.vars.fast) || p.vars.fast[i] == nil {
+		// Not declared yet (being compiled), or no plan: the expression has no plan either.
+		no()
+	}
+	prog := p.vars.fast[i]
+	n := &pnode{val: func(ev *fastEval) (any, bool) {
+		ev.cost += 2
+		return ev.variable(i, prog)
+	}}
+	return n
+}
+
+// variable returns the value of variable i, evaluating it with its plan on first use.
+func (ev *fastEval) variable(i int, prog *fastProgram) (any, bool) {
+	vs := ev.vars
+	switch vs.state[i] {
+	case 1:
+		if !vs.charge[i] {
+			vs.pending = append(vs.pending, i)
+		}
+		return vs.vals[i], true
+	case 2:
+		return nil, false
+	}
+	savedCost, savedLimit, savedLocals := ev.cost, ev.limit, ev.locals
+	ev.cost = 0
+	// A variable is a program of its own in cel-go: its own per-call limit.
+	ev.limit = ev.varLimit
+	if prog.locals > 0 {
+		ev.locals = make([]any, prog.locals)
+	}
+	v, ok := prog.root.val(ev)
+	if ok && ev.cost > ev.limit {
+		ok = false
+	}
+	cost := ev.cost
+	ev.cost, ev.limit, ev.locals = savedCost, savedLimit, savedLocals
+	if !ok {
+		vs.state[i] = 2
+		return nil, false
+	}
+	vs.state[i], vs.vals[i], vs.costs[i] = 1, v, cost
+	vs.pending = append(vs.pending, i)
+	return v, true
+}
+
+func (p *planner) planList(e celast.Expr, patchOK bool) *pnode {
+	l := e.AsList()
+	if len(l.OptionalIndices()) > 0 {
+		no()
+	}
+	if v, ok := constantValue(e); ok {
+		return constantNode(v)
+	}
+	elems := make([]func(*fastEval) (any, bool), len(l.Elements()))
+	for i, el := range l.Elements() {
+		elems[i] = p.plan(el, patchOK).val
+	}
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		ev.cost += 10
+		out := make([]any, len(elems))
+		for i, f := range elems {
+			v, ok := f(ev)
+			if !ok {
+				return nil, false
+			}
+			if _, isOpt := v.(*optVal); isOpt || (!patchOK && !storable(v)) {
+				return nil, false
+			}
+			out[i] = v
+		}
+		return out, true
+	}}
+}
+
+func (p *planner) planMap(e celast.Expr) *pnode {
+	if v, ok := constantValue(e); ok {
+		return constantNode(v)
+	}
+	m := e.AsMap()
+	type entry struct {
+		key func(*fastEval) (string, bool)
+		val func(*fastEval) (any, bool)
+	}
+	var entries []entry
+	for _, en := range m.Entries() {
+		me := en.AsMapEntry()
+		if me.IsOptional() {
+			no()
+		}
+		kt := p.typeOf(me.Key())
+		if kt == nil || kt.Kind() != celtypes.StringKind {
+			no()
+		}
+		entries = append(entries, entry{key: p.plan(me.Key(), false).str, val: p.plan(me.Value(), false).val})
+	}
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		ev.cost += 30
+		out := make(map[string]any, len(entries))
+		for _, en := range entries {
+			k, ok := en.key(ev)
+			if !ok {
+				return nil, false
+			}
+			v, ok := en.val(ev)
+			if !ok || !storable(v) {
+				return nil, false
+			}
+			if _, dup := out[k]; dup {
+				return nil, false
+			}
+			out[k] = v
+		}
+		return out, true
+	}}
+}
+
+func (p *planner) planStruct(e celast.Expr, patchOK bool) *pnode {
+	s := e.AsStruct()
+	if s.TypeName() != "JSONPatch" || !patchOK {
+		no()
+	}
+	var op, path, from func(*fastEval) (string, bool)
+	var value func(*fastEval) (any, bool)
+	for _, f := range s.Fields() {
+		sf := f.AsStructField()
+		if sf.IsOptional() {
+			no()
+		}
+		switch sf.Name() {
+		case "op":
+			op = p.plan(sf.Value(), false).str
+		case "path":
+			path = p.plan(sf.Value(), false).str
+		case "from":
+			from = p.plan(sf.Value(), false).str
+		case "value":
+			value = p.plan(sf.Value(), false).val
+		default:
+			no()
+		}
+	}
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		ev.cost += 40
+		out := &patchOp{}
+		var ok bool
+		// Fields in the order of the literal do not matter: evaluation is pure.
+		if op != nil {
+			if out.op, ok = op(ev); !ok {
+				return nil, false
+			}
+		}
+		if path != nil {
+			if out.path, ok = path(ev); !ok {
+				return nil, false
+			}
+		}
+		if from != nil {
+			if out.from, ok = from(ev); !ok {
+				return nil, false
+			}
+		}
+		if value != nil {
+			v, ok := value(ev)
+			if !ok || !storable(v) {
+				return nil, false
+			}
+			out.value, out.hasValue = v, true
+		}
+		return out, true
+	}}
+}
+
+// constantNode is a list or map literal of constants. cel-go plans it as a constant: built
+// once, no cost. Its value is copied for each evaluation, since it may end up in a returned
+// object which its user may change; indexing and `in` read the constant itself (constant).
+func constantNode(v any) *pnode {
+	if l, ok := v.([]any); ok && len(l) == 0 {
+		// An empty slice has no storage to share.
+		return &pnode{val: func(*fastEval) (any, bool) { return []any{}, true }, constant: v, isConst: true}
+	}
+	return &pnode{val: func(*fastEval) (any, bool) { return deepCopy(v), true }, constant: v, isConst: true}
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
+
+// constantValue is the value of a literal, or of a list or map literal of constants (with
+// string keys, no duplicates, no optional entries).
+func constantValue(e celast.Expr) (any, bool) {
+	switch e.Kind() {
+	case celast.LiteralKind:
+		switch v := e.AsLiteral().(type) {
+		case celtypes.String:
+			return string(v), true
+		case celtypes.Int:
+			return int64(v), true
+		case celtypes.Bool:
+			return bool(v), true
+		case celtypes.Double:
+			return float64(v), true
+		case celtypes.Null:
+			return nil, true
+		}
+	case celast.ListKind:
+		l := e.AsList()
+		if len(l.OptionalIndices()) > 0 {
+			return nil, false
+		}
+		out := make([]any, 0, len(l.Elements()))
+		for _, el := range l.Elements() {
+			v, ok := constantValue(el)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, v)
+		}
+		return out, true
+	case celast.MapKind:
+		out := map[string]any{}
+		for _, en := range e.AsMap().Entries() {
+			me := en.AsMapEntry()
+			if me.IsOptional() {
+				return nil, false
+			}
+			k, ok := constantValue(me.Key())
+			ks, isStr := k.(string)
+			if !ok || !isStr {
+				return nil, false
+			}
+			v, ok := constantValue(me.Value())
+			if _, dup := out[ks]; !ok || dup {
+				return nil, false
+			}
+			out[ks] = v
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// planComprehension plans a fold over a list. The steps of map and filter (`accu + [x]`, maybe
+// under a condition) append to the accumulator in place instead of copying it, as cel-go's
+// mutable lists do, and are charged as cel-go charges the steps they replace.
+func (p *planner) planComprehension(e celast.Expr) *pnode {
+	c := e.AsComprehension()
+	if c.HasIterVar2() {
+		no()
+	}
+	rangeType := p.typeOf(c.IterRange())
+	if rangeType != nil && rangeType.Kind() == celtypes.MapKind {
+		no()
+	}
+	iterRange := p.plan(c.IterRange(), false).val
+	accuInit := p.plan(c.AccuInit(), false).val
+	iterSlot, accuSlot := p.nslots, p.nslots+1
+	p.nslots += 2
+	p.scope = append(p.scope, scopeVar{c.AccuVar(), accuSlot})
+	// The accumulator only: the result does not see the iteration variable.
+	result := p.plan(c.Result(), false).val
+	p.scope = append(p.scope, scopeVar{c.IterVar(), iterSlot})
+	cond := p.plan(c.LoopCondition(), false).bl
+	var step func(*fastEval) (any, bool)
+	if appendStep := p.planAppendStep(c); appendStep != nil {
+		step = appendStep
+	} else {
+		step = p.plan(c.LoopStep(), false).val
+	}
+	p.scope = p.scope[:len(p.scope)-2]
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		r, ok := iterRange(ev)
+		list, isList := r.([]any)
+		if !ok || !isList {
+			return nil, false
+		}
+		accu, ok := accuInit(ev)
+		if !ok {
+			return nil, false
+		}
+		if l, isList := accu.([]any); isList && len(l) == 0 {
+			// A fresh list the steps may append to.
+			accu = []any(nil)
+		}
+		ev.locals[accuSlot] = accu
+		for _, x := range list {
+			if !checkNative(x) {
+				return nil, false
+			}
+			ev.locals[iterSlot] = x
+			goOn, ok := cond(ev)
+			if !ok {
+				return nil, false
+			}
+			if !goOn {
+				break
+			}
+			a, ok := step(ev)
+			if !ok || ev.cost > ev.limit {
+				return nil, false
+			}
+			ev.locals[accuSlot] = a
+		}
+		ev.locals[iterSlot] = nil
+		v, ok := result(ev)
+		if l, isList := v.([]any); ok && isList && l == nil {
+			v = []any{}
+		}
+		return v, ok
+	}}
+}
+
+// planAppendStep plans `accu + [x]` and `cond ? accu + [x] : accu` (the steps of map and
+// filter) as appending to the accumulator, which the comprehension owns. Nil for other steps.
+func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (any, bool) {
+	init := c.AccuInit()
+	if init.Kind() != celast.ListKind || len(init.AsList().Elements()) != 0 {
+		return nil
+	}
+	accu := c.AccuVar()
+	isAccu := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == accu }
+	isAppend := func(e celast.Expr) (celast.Expr, bool) {
+		if e.Kind() != celast.CallKind {
+			return nil, false
+		}
+		call := e.AsCall()
+		if call.FunctionName() != "_+_" || len(call.Args()) != 2 || !isAccu(call.Args()[0]) {
+			return nil, false
+		}
+		l := call.Args()[1]
+		if l.Kind() != celast.ListKind || len(l.AsList().Elements()) != 1 || len(l.AsList().OptionalIndices()) > 0 {
+			return nil, false
+		}
+		return l.AsList().Elements()[0], true
+	}
+	slot, _ := p.lookupLocal(accu)
+	step := c.LoopStep()
+	var condExpr, elemExpr celast.Expr
+	if el, ok := isAppend(step); ok {
+		elemExpr = el
+	} else if step.Kind() == celast.CallKind && step.AsCall().FunctionName() == "_?_:_" && len(step.AsCall().Args()) == 3 {
+		args := step.AsCall().Args()
+		el, ok := isAppend(args[1])
+		if !ok || !isAccu(args[2]) {
+			return nil
+		}
+		condExpr, elemExpr = args[0], el
+	} else {
+		return nil
+	}
+	if refersTo(elemExpr, accu) || (condExpr != nil && refersTo(condExpr, accu)) {
+		return nil
+	}
+	elem := p.plan(elemExpr, false).val
+	appendElem := func(ev *fastEval) (any, bool) {
+		v, ok := elem(ev)
+		if !ok || !storable(v) {
+			return nil, false
+		}
+		l, isList := ev.locals[slot].([]any)
+		if !isList {
+			return nil, false
+		}
+		// accu (1), the list literal (10), the concatenation (1).
+		ev.cost += 12
+		return append(l, v), true
+	}
+	if condExpr == nil {
+		return appendElem
+	}
+	cond := p.plan(condExpr, false).bl
+	return func(ev *fastEval) (any, bool) {
+		b, ok := cond(ev)
+		if !ok {
+			return nil, false
+		}
+		if b {
+			return appendElem(ev)
+		}
+		ev.cost++
+		return ev.locals[slot], true
+	}
+}
+
+// relativeCost is what cel-go charges, beyond its qualifiers, for a chain of selections and
+// indexes whose operand is not an identifier or such a chain (a literal, a call's result): the
+// operand becomes a relative attribute, which costs 1.
+func relativeCost(operand celast.Expr) uint64 {
+	switch operand.Kind() {
+	case celast.IdentKind:
+		return 0
+	case celast.SelectKind:
+		return 0
+	case celast.CallKind:
+		switch operand.AsCall().FunctionName() {
+		case "_[_]", "_?._", "_[?_]":
+			return 0
+		}
+	}
+	return 1
+}
+
+// refersTo says whether e mentions the identifier name anywhere.
+func refersTo(e celast.Expr, name string) bool {
+	found := false
+	visitor := celast.NewExprVisitor(func(x celast.Expr) {
+		if x.Kind() == celast.IdentKind && x.AsIdent() == name {
+			found = true
+		}
+	})
+	celast.PostOrderVisit(e, visitor)
+	return found
+}
+
+func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
+	call := e.AsCall()
+	fn := call.FunctionName()
+	args := call.Args()
+	if call.IsMemberFunction() {
+		args = append([]celast.Expr{call.Target()}, args...)
+	}
+	switch fn {
+	case "_&&_", "_||_":
+		if len(args) != 2 {
+			no()
+		}
+		l, r := p.plan(args[0], false).bl, p.plan(args[1], false).bl
+		short := fn == "_||_"
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return false, false
+			}
+			if a == short {
+				return a, true
+			}
+			return r(ev)
+		}}
+	case "!_":
+		x := p.plan(args[0], false).bl
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			b, ok := x(ev)
+			ev.cost++
+			return !b, ok
+		}}
+	case "@not_strictly_false":
+		x := p.plan(args[0], false).bl
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			b, ok := x(ev)
+			ev.cost++
+			return b, ok
+		}}
+	case "_?_:_":
+		cond := p.plan(args[0], false).bl
+		t, f := p.plan(args[1], patchOK), p.plan(args[2], patchOK)
+		if isOptionalType(p.typeOf(e)) {
+			to, fo := t.opt, f.opt
+			return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+				b, ok := cond(ev)
+				if !ok {
+					return nil, false, false
+				}
+				if b {
+					return to(ev)
+				}
+				return fo(ev)
+			}}
+		}
+		tv, fv := t.val, f.val
+		n := &pnode{val: func(ev *fastEval) (any, bool) {
+			b, ok := cond(ev)
+			if !ok {
+				return nil, false
+			}
+			if b {
+				return tv(ev)
+			}
+			return fv(ev)
+		}}
+		if k := p.typeOf(e); k != nil && k.Kind() == celtypes.StringKind {
+			ts, fs := t.str, f.str
+			n.str = func(ev *fastEval) (string, bool) {
+				b, ok := cond(ev)
+				if !ok {
+					return "", false
+				}
+				if b {
+					return ts(ev)
+				}
+				return fs(ev)
+			}
+		}
+		return n
+	case "_==_", "_!=_":
+		return p.planEquality(args, fn == "_!=_")
+	case "_<_", "_<=_", "_>_", "_>=_":
+		return p.planCompare(fn, args)
+	case "_+_":
+		return p.planAdd(e, args, patchOK)
+	case "_-_", "_*_", "_/_", "_%_":
+		return p.planArith(fn, args)
+	case "-_":
+		x := p.plan(args[0], false).i64
+		if t := p.typeOf(args[0]); t == nil || t.Kind() != celtypes.IntKind {
+			no()
+		}
+		return &pnode{i64: func(ev *fastEval) (int64, bool) {
+			i, ok := x(ev)
+			ev.cost++
+			return -i, ok && i != math.MinInt64
+		}}
+	case "size":
+		x := p.plan(args[0], false).val
+		return &pnode{i64: func(ev *fastEval) (int64, bool) {
+			v, ok := x(ev)
+			if !ok {
+				return 0, false
+			}
+			ev.cost++
+			switch t := v.(type) {
+			case string:
+				return int64(utf8.RuneCountInString(t)), true
+			case []any:
+				return int64(len(t)), true
+			case map[string]any:
+				return int64(len(t)), true
+			}
+			return 0, false
+		}}
+	case "@in":
+		return p.planIn(args)
+	case "_[_]":
+		return p.planIndex(args, false)
+	case "_[?_]":
+		return p.planIndex(args, true)
+	case "_?._":
+		return p.planOptSelect(args)
+	case "orValue":
+		if len(args) != 2 {
+			no()
+		}
+		o, d := p.plan(args[0], false).opt, p.plan(args[1], false)
+		dv := d.val
+		n := &pnode{val: func(ev *fastEval) (any, bool) {
+			v, has, ok := o(ev)
+			if !ok {
+				return nil, false
+			}
+			if has {
+				return v, true
+			}
+			return dv(ev)
+		}}
+		if t := p.typeOf(e); t != nil && t.Kind() == celtypes.StringKind {
+			ds := d.str
+			n.str = func(ev *fastEval) (string, bool) {
+				v, has, ok := o(ev)
+				if !ok {
+					return "", false
+				}
+				if has {
+					s, isStr := v.(string)
+					return s, isStr
+				}
+				return ds(ev)
+			}
+		}
+		return n
+	case "hasValue":
+		o := p.plan(args[0], false).opt
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			_, has, ok := o(ev)
+			ev.cost++
+			return has, ok
+		}}
+	case "value":
+		if len(args) != 1 || !isOptionalType(p.typeOf(args[0])) {
+			no()
+		}
+		o := p.plan(args[0], false).opt
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			v, has, ok := o(ev)
+			ev.cost++
+			return v, ok && has
+		}}
+	case "optional.of":
+		x := p.plan(args[0], false).val
+		return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+			v, ok := x(ev)
+			ev.cost++
+			return v, true, ok && storable(v)
+		}}
+	case "optional.none":
+		return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+			ev.cost++
+			return nil, false, true
+		}}
+	case "dyn":
+		x := p.plan(args[0], false)
+		xv := x.val
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			v, ok := xv(ev)
+			ev.cost++
+			return v, ok && storable(v)
+		}}
+	case "string":
+		t := p.typeOf(args[0])
+		if t == nil {
+			no()
+		}
+		switch t.Kind() {
+		case celtypes.StringKind:
+			x := p.plan(args[0], false).str
+			return &pnode{str: func(ev *fastEval) (string, bool) {
+				s, ok := x(ev)
+				ev.cost++
+				return s, ok
+			}}
+		case celtypes.IntKind:
+			x := p.plan(args[0], false).i64
+			return &pnode{str: func(ev *fastEval) (string, bool) {
+				i, ok := x(ev)
+				ev.cost++
+				return strconv.FormatInt(i, 10), ok
+			}}
+		case celtypes.DynKind:
+			x := p.plan(args[0], false).val
+			return &pnode{str: func(ev *fastEval) (string, bool) {
+				v, ok := x(ev)
+				ev.cost++
+				switch t := v.(type) {
+				case string:
+					return t, ok
+				case int64:
+					return strconv.FormatInt(t, 10), ok
+				}
+				return "", false
+			}}
+		}
+		no()
+	case "startsWith", "endsWith", "contains":
+		if !call.IsMemberFunction() || len(args) != 2 {
+			no()
+		}
+		s, sub := p.plan(args[0], false).str, p.plan(args[1], false).str
+		var f func(string, string) bool
+		switch fn {
+		case "startsWith":
+			f = strings.HasPrefix
+		case "endsWith":
+			f = strings.HasSuffix
+		default:
+			f = strings.Contains
+		}
+		product := fn == "contains"
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := s(ev)
+			if !ok {
+				return false, false
+			}
+			b, ok := sub(ev)
+			if !ok {
+				return false, false
+			}
+			if product {
+				ev.cost += traversalCost(len(a)) * traversalCost(len(b))
+			} else {
+				ev.cost += traversalCost(len(a))
+			}
+			return f(a, b), true
+		}}
+	case NodePoolFunction:
+		if len(args) != 1 || call.IsMemberFunction() {
+			no()
+		}
+		x := p.plan(args[0], false).str
+		lookup := p.lookup
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			name, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			ev.cost++
+			return lookup.NodePool(name), true
+		}}
+	case ServiceFunction:
+		if len(args) != 2 || call.IsMemberFunction() {
+			no()
+		}
+		ns, name := p.plan(args[0], false).str, p.plan(args[1], false).str
+		lookup := p.lookup
+		return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+			a, ok := ns(ev)
+			if !ok {
+				return nil, false, false
+			}
+			b, ok := name(ev)
+			if !ok {
+				return nil, false, false
+			}
+			ev.cost++
+			svc, found := lookup.Service(a, b)
+			if !found {
+				return nil, false, true
+			}
+			if svc == nil {
+				// cel-go makes a nil map a null value: not modelled.
+				return nil, false, false
+			}
+			return svc, true, true
+		}}
+	}
+	no()
+	return nil
+}
+
+// sizeOf is cel-go's actualSize, with strings measured in bytes (at least their rune count).
+func sizeOf(v any) int {
+	switch t := v.(type) {
+	case string:
+		return len(t)
+	case []any:
+		return len(t)
+	case map[string]any:
+		return len(t)
+	}
+	return 1
+}
+
+func (p *planner) planEquality(args []celast.Expr, negate bool) *pnode {
+	lt, rt := p.typeOf(args[0]), p.typeOf(args[1])
+	if lt != nil && rt != nil && (lt.Kind() == celtypes.StringKind || rt.Kind() == celtypes.StringKind) {
+		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return false, false
+			}
+			b, ok := r(ev)
+			if !ok {
+				return false, false
+			}
+			ev.cost += traversalCost(min(len(a), len(b)))
+			return (a == b) != negate, true
+		}}
+	}
+	l, r := p.plan(args[0], false).val, p.plan(args[1], false).val
+	return &pnode{bl: func(ev *fastEval) (bool, bool) {
+		a, ok := l(ev)
+		if !ok {
+			return false, false
+		}
+		b, ok := r(ev)
+		if !ok {
+			return false, false
+		}
+		eq, ok := equal(a, b)
+		if !ok {
+			return false, false
+		}
+		ev.cost += traversalCost(min(sizeOf(a), sizeOf(b)))
+		return eq != negate, true
+	}}
+}
+
+// equal is CEL's equality of two values of the fast path; false ok when it is not modelled
+// (numbers of different kinds, lists and maps, optionals, patches).
+func equal(a, b any) (bool, bool) {
+	switch x := a.(type) {
+	case string:
+		switch y := b.(type) {
+		case string:
+			return x == y, true
+		case bool, nil:
+			return false, true
+		}
+	case bool:
+		switch y := b.(type) {
+		case bool:
+			return x == y, true
+		case string, nil:
+			return false, true
+		}
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return x == y, true
+		case string, bool, nil:
+			return false, true
+		}
+	case nil:
+		switch b.(type) {
+		case nil:
+			return true, true
+		case string, bool, int64:
+			return false, true
+		}
+	}
+	return false, false
+}
+
+func (p *planner) planCompare(fn string, args []celast.Expr) *pnode {
+	lt, rt := p.typeOf(args[0]), p.typeOf(args[1])
+	if lt == nil || rt == nil {
+		no()
+	}
+	// A dyn operand compared with an int or a string: the other's kind, bailing at run time
+	// on another type (cel-go compares ints with doubles and uints).
+	kind := lt.Kind()
+	if kind == celtypes.DynKind {
+		kind = rt.Kind()
+	}
+	if (lt.Kind() != kind && lt.Kind() != celtypes.DynKind) || (rt.Kind() != kind && rt.Kind() != celtypes.DynKind) {
+		no()
+	}
+	var lessEq func(c int) bool
+	switch fn {
+	case "_<_":
+		lessEq = func(c int) bool { return c < 0 }
+	case "_<=_":
+		lessEq = func(c int) bool { return c <= 0 }
+	case "_>_":
+		lessEq = func(c int) bool { return c > 0 }
+	default:
+		lessEq = func(c int) bool { return c >= 0 }
+	}
+	switch kind {
+	case celtypes.IntKind:
+		l, r := p.plan(args[0], false).i64, p.plan(args[1], false).i64
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return false, false
+			}
+			b, ok := r(ev)
+			if !ok {
+				return false, false
+			}
+			ev.cost++
+			c := 0
+			if a < b {
+				c = -1
+			} else if a > b {
+				c = 1
+			}
+			return lessEq(c), true
+		}}
+	case celtypes.StringKind:
+		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return false, false
+			}
+			b, ok := r(ev)
+			if !ok {
+				return false, false
+			}
+			ev.cost += traversalCost(min(len(a), len(b)))
+			return lessEq(strings.Compare(a, b)), true
+		}}
+	}
+	no()
+	return nil
+}
+
+func (p *planner) planAdd(e celast.Expr, args []celast.Expr, patchOK bool) *pnode {
+	t := p.typeOf(e)
+	if t == nil {
+		no()
+	}
+	switch t.Kind() {
+	case celtypes.IntKind:
+		l, r := p.plan(args[0], false).i64, p.plan(args[1], false).i64
+		return &pnode{i64: func(ev *fastEval) (int64, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return 0, false
+			}
+			b, ok := r(ev)
+			if !ok {
+				return 0, false
+			}
+			ev.cost++
+			s := a + b
+			// Overflow: cel-go's error.
+			return s, !((a > 0 && b > 0 && s < 0) || (a < 0 && b < 0 && s >= 0))
+		}}
+	case celtypes.StringKind:
+		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := l(ev)
+			if !ok {
+				return "", false
+			}
+			b, ok := r(ev)
+			if !ok {
+				return "", false
+			}
+			ev.cost += traversalCost(len(a) + len(b))
+			return a + b, true
+		}}
+	case celtypes.ListKind:
+		l, r := p.plan(args[0], patchOK).val, p.plan(args[1], patchOK).val
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			a, ok := l(ev)
+			la, isList := a.([]any)
+			if !ok || !isList {
+				return nil, false
+			}
+			b, ok := r(ev)
+			lb, isList := b.([]any)
+			if !ok || !isList {
+				return nil, false
+			}
+			ev.cost++
+			out := make([]any, 0, len(la)+len(lb))
+			return append(append(out, la...), lb...), true
+		}}
+	}
+	no()
+	return nil
+}
+
+func (p *planner) planArith(fn string, args []celast.Expr) *pnode {
+	lt, rt := p.typeOf(args[0]), p.typeOf(args[1])
+	intOrDyn := func(t *celtypes.Type) bool {
+		return t != nil && (t.Kind() == celtypes.IntKind || t.Kind() == celtypes.DynKind)
+	}
+	// Ints, or dyn with an int (bailing at run time on another type).
+	if !intOrDyn(lt) || !intOrDyn(rt) || (lt.Kind() != celtypes.IntKind && rt.Kind() != celtypes.IntKind) {
+		no()
+	}
+	l, r := p.plan(args[0], false).i64, p.plan(args[1], false).i64
+	var op func(a, b int64) (int64, bool)
+	switch fn {
+	case "_-_":
+		op = func(a, b int64) (int64, bool) {
+			d := a - b
+			return d, !((b > 0 && d > a) || (b < 0 && d < a))
+		}
+	case "_*_":
+		op = func(a, b int64) (int64, bool) {
+			if a == 0 || b == 0 {
+				return 0, true
+			}
+			m := a * b
+			if (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) || m/b != a {
+				return 0, false
+			}
+			return m, true
+		}
+	case "_/_":
+		op = func(a, b int64) (int64, bool) {
+			if b == 0 || (a == math.MinInt64 && b == -1) {
+				return 0, false
+			}
+			return a / b, true
+		}
+	default:
+		op = func(a, b int64) (int64, bool) {
+			if b == 0 || (a == math.MinInt64 && b == -1) {
+				return 0, false
+			}
+			return a % b, true
+		}
+	}
+	return &pnode{i64: func(ev *fastEval) (int64, bool) {
+		a, ok := l(ev)
+		if !ok {
+			return 0, false
+		}
+		b, ok := r(ev)
+		if !ok {
+			return 0, false
+		}
+		ev.cost++
+		return op(a, b)
+	}}
+}
+
+func (p *planner) planIn(args []celast.Expr) *pnode {
+	x, cn := p.plan(args[0], false).val, p.plan(args[1], false)
+	c := cn.val
+	if cn.isConst {
+		v := cn.constant
+		c = func(*fastEval) (any, bool) { return v, true }
+	}
+	return &pnode{bl: func(ev *fastEval) (bool, bool) {
+		v, ok := x(ev)
+		if !ok {
+			return false, false
+		}
+		cv, ok := c(ev)
+		if !ok {
+			return false, false
+		}
+		switch t := cv.(type) {
+		case []any:
+			ev.cost += uint64(len(t))
+			for _, e := range t {
+				if !checkNative(e) {
+					return false, false
+				}
+				eq, ok := equal(v, e)
+				if !ok {
+					return false, false
+				}
+				if eq {
+					return true, true
+				}
+			}
+			return false, true
+		case map[string]any:
+			k, isStr := v.(string)
+			if !isStr {
+				return false, false
+			}
+			ev.cost++
+			_, found := t[k]
+			return found, true
+		}
+		return false, false
+	}}
+}
+
+// planIndex plans x[k] and x[?k] on maps with string keys and lists with int indexes.
+func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
+	xn := p.plan(args[0], false)
+	k := p.plan(args[1], false).val
+	x := xn.val
+	extra := relativeCost(args[0])
+	if xn.isConst {
+		// Read the constant itself; an element that is a container is copied.
+		c := xn.constant
+		x = func(*fastEval) (any, bool) { return c, true }
+	}
+	operandOptional := isOptionalType(p.typeOf(args[0]))
+	var xo func(*fastEval) (any, bool, bool)
+	if operandOptional {
+		xo = xn.opt
+	}
+	lookup := func(ev *fastEval, c any) (any, bool, bool) {
+		kv, ok := k(ev)
+		if !ok {
+			return nil, false, false
+		}
+		ev.cost += 1 + extra
+		switch t := c.(type) {
+		case map[string]any:
+			ks, isStr := kv.(string)
+			if !isStr {
+				return nil, false, false
+			}
+			v, found := t[ks]
+			if !found {
+				return nil, false, optional
+			}
+			if xn.isConst {
+				v = deepCopy(v)
+			}
+			return v, true, checkNative(v)
+		case []any:
+			i, isInt := kv.(int64)
+			if !isInt {
+				return nil, false, false
+			}
+			if i < 0 || i >= int64(len(t)) {
+				return nil, false, optional
+			}
+			v := t[i]
+			if xn.isConst {
+				v = deepCopy(v)
+			}
+			return v, true, checkNative(v)
+		}
+		return nil, false, false
+	}
+	if !optional {
+		if operandOptional {
+			no()
+		}
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			c, ok := x(ev)
+			if !ok {
+				return nil, false
+			}
+			v, found, ok := lookup(ev, c)
+			return v, ok && found
+		}}
+	}
+	return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+		var c any
+		if xo != nil {
+			v, has, ok := xo(ev)
+			if !ok {
+				return nil, false, false
+			}
+			if !has {
+				ev.cost += 1 + extra
+				return nil, false, true
+			}
+			c = v
+		} else {
+			v, ok := x(ev)
+			if !ok {
+				return nil, false, false
+			}
+			c = v
+		}
+		return lookup(ev, c)
+	}}
+}
+
+// planOptSelect plans x.?f on maps, and on optional maps (chained).
+func (p *planner) planOptSelect(args []celast.Expr) *pnode {
+	if len(args) != 2 || args[1].Kind() != celast.LiteralKind {
+		no()
+	}
+	f, isStr := args[1].AsLiteral().(celtypes.String)
+	if !isStr {
+		no()
+	}
+	field := string(f)
+	xn := p.plan(args[0], false)
+	extra := relativeCost(args[0])
+	sel := func(ev *fastEval, c any) (any, bool, bool) {
+		m, isMap := c.(map[string]any)
+		if !isMap {
+			return nil, false, false
+		}
+		ev.cost += 1 + extra
+		v, found := m[field]
+		if !found {
+			return nil, false, true
+		}
+		return v, true, checkNative(v)
+	}
+	if isOptionalType(p.typeOf(args[0])) {
+		xo := xn.opt
+		return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+			v, has, ok := xo(ev)
+			if !ok {
+				return nil, false, false
+			}
+			if !has {
+				ev.cost += 1 + extra
+				return nil, false, true
+			}
+			return sel(ev, v)
+		}}
+	}
+	x := xn.val
+	return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
+		v, ok := x(ev)
+		if !ok {
+			return nil, false, false
+		}
+		return sel(ev, v)
+	}}
+}
