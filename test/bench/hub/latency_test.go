@@ -40,9 +40,17 @@ type path struct {
 // request (the order rotating), so both see the same machine load. Through the hub there are
 // two sides: as kube-proxy (the hub caches the response: decode and write to disk after the
 // body has been passed on) and as a component the hub does not cache (proxying alone).
+//
+// Two environment variables help find and check latency work: BENCH_HUB_ROOT names a directory
+// whose bin/yurthub is measured instead of this repository's (a baseline build, so both can be
+// compared on the same stack), and BENCH_HUB_PROFILE a directory where the hub's CPU profile
+// during the protobuf gets is written (hub-get-cpu.pprof, from its /debug/pprof).
 func BenchmarkHubLatency(b *testing.B) {
 	stack, _ := setup(b)
 	root := filepathRoot(b)
+	if r := os.Getenv("BENCH_HUB_ROOT"); r != "" {
+		root = r
+	}
 	ctx := context.Background()
 	const node = "bench-latency"
 	if err := createNode(ctx, node); err != nil {
@@ -76,15 +84,26 @@ func BenchmarkHubLatency(b *testing.B) {
 	getPath := "/apis/discovery.k8s.io/v1/namespaces/" + benchNS + "/endpointslices/" + sliceName(500)
 	listPath := "/apis/discovery.k8s.io/v1/namespaces/" + benchNS + "/endpointslices?labelSelector=" + sel
 
-	var getTimes, listTimes [][]time.Duration
+	// Measure the steady state: a hub that just started is still writing what its own
+	// informers (ResponseFilters, Services, NodePools) listed into its cache — a thousand
+	// Services, each file synced — which on a small machine takes seconds of CPU and disk.
+	if _, err := hub.waitCacheSettled(2*time.Second, 2*time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	var getTimes, jsonGetTimes, listTimes [][]time.Duration
 	var listBytes []int
 	loadBefore := loadAverage()
 	for b.Loop() {
 		var err error
-		if getTimes, _, err = measure(paths, getPath, warmupGets, getRounds); err != nil {
+		stopProfile := profileHub(b, hub, "hub-get-cpu.pprof")
+		if getTimes, _, err = measure(paths, getPath, protobuf, warmupGets, getRounds); err != nil {
 			b.Fatal(err)
 		}
-		if listTimes, listBytes, err = measure(paths, listPath, warmupLists, listRounds); err != nil {
+		stopProfile()
+		if jsonGetTimes, _, err = measure(paths, getPath, "application/json", warmupGets, getRounds); err != nil {
+			b.Fatal(err)
+		}
+		if listTimes, listBytes, err = measure(paths, listPath, protobuf, warmupLists, listRounds); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -99,7 +118,7 @@ func BenchmarkHubLatency(b *testing.B) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "## Request latency: through the hub vs. directly to kube-apiserver\n\n")
 	fmt.Fprintf(&sb, "One hub on loopback; the same node client certificate (system:node:%s) both ways; protobuf; "+
-		"the sides take turns request by request. get: EndpointSlice %s/%s (%d rounds); list: the %d anchor EndpointSlices "+
+		"the sides take turns request by request. get: EndpointSlice %s/%s (%d rounds; \"get (JSON)\" asks for JSON only); list: the %d anchor EndpointSlices "+
 		"(%d endpoints each, kube-proxy's label selector, %d rounds, %s protobuf as received). "+
 		"\"kube-proxy, cached\" is kube-proxy's User-Agent (the hub also writes the response to its disk cache); "+
 		"\"uncached component\" is proxying alone. The machine's %d cores are shared with other work (load average %s before, %s after), "+
@@ -109,7 +128,7 @@ func BenchmarkHubLatency(b *testing.B) {
 	for _, r := range []struct {
 		name  string
 		times [][]time.Duration
-	}{{"get", getTimes}, {"list", listTimes}} {
+	}{{"get", getTimes}, {"get (JSON)", jsonGetTimes}, {"list", listTimes}} {
 		d50, d99 := percentile(r.times[0], 50), percentile(r.times[0], 99)
 		for i, p := range paths {
 			p50, p99 := percentile(r.times[i], 50), percentile(r.times[i], 99)
@@ -119,7 +138,7 @@ func BenchmarkHubLatency(b *testing.B) {
 				ratio50, ratio99 = fmt.Sprintf("%.2f×", float64(p50)/float64(d50)), fmt.Sprintf("%.2f×", float64(p99)/float64(d99))
 			}
 			fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name, p.name, fmtMS(p50), fmtMS(p99), added50, added99, ratio50, ratio99)
-			b.ReportMetric(float64(p99)/1e6, strings.ReplaceAll(r.name+"-"+shortName(i)+"-p99-ms", " ", "_"))
+			b.ReportMetric(float64(p99)/1e6, strings.NewReplacer(" ", "_", "(", "", ")", "").Replace(r.name+"-"+shortName(i)+"-p99-ms"))
 		}
 	}
 	getAdded := percentile(getTimes[1], 99) - percentile(getTimes[0], 99)
@@ -146,17 +165,47 @@ func loadAverage() string {
 
 func shortName(i int) string { return []string{"direct", "hub", "hub-uncached"}[i] }
 
-// measure requests pathAndQuery on every side warmup times, then rounds times, the sides
-// taking turns with the first side rotating each round. It returns the durations per side
-// and the body size per side.
-func measure(paths []path, pathAndQuery string, warmup, rounds int) ([][]time.Duration, []int, error) {
+// profileHub starts fetching the hub's CPU profile (for as long as the protobuf gets take on
+// a quiet machine) into $BENCH_HUB_PROFILE/name, if set; the returned func waits for it.
+func profileHub(b *testing.B, hub *hubProc, name string) (wait func()) {
+	dir := os.Getenv("BENCH_HUB_PROFILE")
+	if dir == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(hub.serverURL + "/debug/pprof/profile?seconds=5")
+		if err != nil {
+			b.Logf("profiling the hub: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", resp.Status, data)
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+		}
+		if err != nil {
+			b.Logf("profiling the hub: %v", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// measure requests pathAndQuery with the given Accept on every side warmup times, then rounds
+// times, the sides taking turns with the first side rotating each round. It returns the
+// durations per side and the body size per side.
+func measure(paths []path, pathAndQuery, accept string, warmup, rounds int) ([][]time.Duration, []int, error) {
 	times := make([][]time.Duration, len(paths))
 	sizes := make([]int, len(paths))
 	for r := -warmup; r < rounds; r++ {
 		for k := range paths {
 			i := (k + r + warmup) % len(paths)
 			p := paths[i]
-			d, n, err := timeOne(p, pathAndQuery)
+			d, n, err := timeOne(p, pathAndQuery, accept)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s: %w", p.name, err)
 			}
@@ -169,12 +218,18 @@ func measure(paths []path, pathAndQuery string, warmup, rounds int) ([][]time.Du
 	return times, sizes, nil
 }
 
-func timeOne(p path, pathAndQuery string) (time.Duration, int, error) {
+func timeOne(p path, pathAndQuery, accept string) (time.Duration, int, error) {
 	req, err := http.NewRequest(http.MethodGet, p.base+pathAndQuery, nil)
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header.Set("Accept", protobuf+", application/json")
+	want := protobuf
+	if accept == protobuf {
+		req.Header.Set("Accept", protobuf+", application/json")
+	} else {
+		req.Header.Set("Accept", accept)
+		want = accept
+	}
 	start := time.Now()
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -189,8 +244,8 @@ func timeOne(p path, pathAndQuery string) (time.Duration, int, error) {
 	if resp.StatusCode != http.StatusOK {
 		return 0, 0, fmt.Errorf("GET %s: %s", pathAndQuery, resp.Status)
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, protobuf) {
-		return 0, 0, fmt.Errorf("GET %s: content type %q, want protobuf", pathAndQuery, ct)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, want) {
+		return 0, 0, fmt.Errorf("GET %s: content type %q, want %s", pathAndQuery, ct, want)
 	}
 	return took, int(n), nil
 }
