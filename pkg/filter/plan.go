@@ -200,6 +200,8 @@ func (p *planner) plan(e celast.Expr, patchOK bool) *pnode {
 			}
 			return &optVal{v: v, has: true}, true
 		}
+		// The typed forms bail: an optional is none of them.
+		fillTyped(n, t)
 		return n
 	}
 	fillTyped(n, t)

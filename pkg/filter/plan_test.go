@@ -207,6 +207,10 @@ func TestPlanExpressions(t *testing.T) {
 		{"object.?metadata.?name.orValue('')", true},
 		{"object.metadata.?labels[?'a'].orValue('none')", true},
 		{"object.metadata[?'name'].orValue('')", true},
+		// x[?k] on a dyn x is typed dyn: an optional where a bool is expected (found by
+		// TestPlanDifferentialSample: the plan had no bool form for it).
+		{"!object.metadata[?'name']", true},
+		{"object.metadata[?'name'] == 'web'", true},
 		{"object.?spec.?ports.orValue([]).filter(p, has(p.name) && p.name == 'http')", true},
 		{"object.spec.ports.map(p, p.port)", true},
 		{"object.spec.ports.map(p, p.port > 10, {'n': p.name, 'p': p.port + 1})", true},
