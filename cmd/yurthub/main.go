@@ -57,6 +57,7 @@ func newCommand() *cobra.Command {
 			logger := klog.Background().WithName("yurthub")
 			mem.Apply(logger, os.Getenv)
 			ctx = klog.NewContext(ctx, logger)
+			cfg.Started = func(context.Context) { mem.ReleaseStartup(logger.WithName("memory")) }
 			return cfg.Run(ctx)
 		},
 	}

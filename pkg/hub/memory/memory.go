@@ -36,13 +36,15 @@ type Options struct {
 	// before a collection; 0 keeps the runtime's default (100). GOGC in the environment takes
 	// precedence.
 	GCPercent int
+	// ReleaseStartupMemory makes ReleaseStartup give back start-up memory once the hub is ready.
+	ReleaseStartupMemory bool
 
 	limitBytes int64
 }
 
 // NewOptions returns the defaults.
 func NewOptions() *Options {
-	return &Options{Limit: DefaultLimit}
+	return &Options{Limit: DefaultLimit, ReleaseStartupMemory: true}
 }
 
 // AddFlags registers the flags.
@@ -51,6 +53,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Soft limit on the Go runtime's memory (a quantity such as 128Mi; 0 for none): the collector runs sooner and freed memory goes back to the OS as it nears. Not a hard cap: a hub that needs more keeps working. GOMEMLIMIT in the environment takes precedence.")
 	fs.IntVar(&o.GCPercent, "gc-percent", o.GCPercent,
 		"Heap growth between collections, in percent of the live heap (GOGC); 0 keeps the Go default of 100. GOGC in the environment takes precedence.")
+	fs.BoolVar(&o.ReleaseStartupMemory, "release-startup-memory", o.ReleaseStartupMemory,
+		"Once ready, give back the memory only start-up used: the start-up garbage of the heap, and the hub's own code and read-only data that start-up read but a running hub does not need (the kernel reads them back from the executable on use). Saves about 30 MiB of resident memory.")
 }
 
 // Complete parses the limit.

@@ -81,6 +81,9 @@ func NewRunner(opts RunnerOptions) (*Runner, error) {
 // Manager is what the proxy Handler filters responses with.
 func (r *Runner) Manager() *Manager { return r.manager }
 
+// Synced closes once the filters and their lookups have been loaded, or Run gave up waiting.
+func (r *Runner) Synced() <-chan struct{} { return r.synced }
+
 // NodePool implements filter.Lookup.
 func (r *Runner) NodePool(nodeName string) string {
 	if nodeName == r.opts.NodeName {

@@ -31,6 +31,9 @@ import (
 // Config is a hub ready to run, built from validated options.
 type Config struct {
 	Options *options.Options
+	// Started, if set, runs once the hub is ready: the cloud probed (healthy or not) and the
+	// filters loaded. yurthub gives back its start-up memory there.
+	Started func(ctx context.Context)
 }
 
 // NewConfig returns the hub's configuration; o must have been completed and validated.
@@ -95,7 +98,7 @@ func (c *Config) Run(ctx context.Context) error {
 			return cacheSrc
 		},
 	}
-	runFilters, err := setupFilters(o, handler, m.Registry, logger.WithName("filters"))
+	runFilters, filtersSynced, err := setupFilters(o, handler, m.Registry, logger.WithName("filters"))
 	if err != nil {
 		return err
 	}
@@ -211,6 +214,20 @@ func (c *Config) Run(ctx context.Context) error {
 	if leaders != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); leaders.Run(klog.NewContext(ctx, logger.WithName("leader"))) }()
+	}
+	if c.Started != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, ready := range []<-chan struct{}{checker.Probed(), filtersSynced} {
+				select {
+				case <-ready:
+				case <-ctx.Done():
+					return
+				}
+			}
+			c.Started(ctx)
+		}()
 	}
 	for i, srv := range servers2 {
 		wg.Add(1)

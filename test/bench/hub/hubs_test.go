@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	hubmemory "github.com/yurt-edge/yurt/pkg/hub/memory"
 	"github.com/yurt-edge/yurt/pkg/localstack"
 )
 
@@ -152,37 +153,31 @@ func (h *hubProc) exited() error {
 	}
 }
 
-// memory is a process's resident set size now and its peak, in bytes (/proc/<pid>/status).
-type memory struct{ rss, peak int64 }
+// memory is a process's resident set size now (with its anonymous and file-backed parts) and
+// its peak, in bytes.
+type memory struct{ rss, anon, file, peak int64 }
 
 func readMemory(pid int) (memory, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	u, err := hubmemory.ReadUsage(pid)
 	if err != nil {
 		return memory{}, err
 	}
-	defer f.Close()
-	var m memory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) != 3 || fields[2] != "kB" {
-			continue
-		}
-		v, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch fields[0] {
-		case "VmRSS:":
-			m.rss = v * 1024
-		case "VmHWM:":
-			m.peak = v * 1024
+	m := memory{rss: u.RSS, anon: u.Anon, file: u.File}
+	// VmHWM, the peak, is not part of Usage.
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return m, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if fields := strings.Fields(line); len(fields) == 3 && fields[0] == "VmHWM:" {
+			v, err := strconv.ParseInt(fields[1], 10, 64)
+			if err != nil {
+				return m, fmt.Errorf("VmHWM %q: %w", fields[1], err)
+			}
+			m.peak = v << 10
 		}
 	}
-	if m.rss == 0 {
-		return m, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-	}
-	return m, sc.Err()
+	return m, nil
 }
 
 // metrics fetches the hub's /metrics as series (name with labels) → value.
