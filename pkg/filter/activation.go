@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	celtypes "github.com/google/cel-go/common/types"
@@ -15,28 +16,38 @@ import (
 	apiservercel "k8s.io/apiserver/pkg/cel"
 )
 
-// inputs are the CEL values of a request and a node. They are the same for every object of a
-// response, so a list is filtered with one inputs value. Their fields are converted to CEL
-// values once, here: a filter reads node.pool or node.name once per endpoint, and reading a
-// field of a map wrapped by the default type adapter converts (and allocates) on every read.
+// inputs are a request and a node, and their CEL values. They are the same for every object of
+// a response, so a list is filtered with one inputs value. The CEL values are made once, when a
+// cel-go program first needs them (fast plans read req and nd directly): a filter reads
+// node.pool or node.name once per endpoint, and reading a field of a map wrapped by the default
+// type adapter converts (and allocates) on every read.
 type inputs struct {
-	request ref.Val
-	node    ref.Val
-	// req and node as they are, for the fast plans (plan.go).
 	req Request
 	nd  Node
+	// cel is shared by the copies of one inputs value.
+	cel *celInputs
+}
+
+type celInputs struct {
+	once          sync.Once
+	request, node ref.Val
 }
 
 func newInputs(req Request, node Node) inputs {
-	labels := make(map[ref.Val]ref.Val, len(node.Labels))
-	for k, v := range node.Labels {
-		labels[celtypes.String(k)] = celtypes.String(v)
-	}
-	adapter := celtypes.DefaultTypeAdapter
-	return inputs{
-		req: req,
-		nd:  node,
-		request: celtypes.NewRefValMap(adapter, map[ref.Val]ref.Val{
+	return inputs{req: req, nd: node, cel: &celInputs{}}
+}
+
+// celValues returns the CEL values of the request and the node.
+func (in inputs) celValues() (request, node ref.Val) {
+	c := in.cel
+	c.once.Do(func() {
+		req, node := in.req, in.nd
+		labels := make(map[ref.Val]ref.Val, len(node.Labels))
+		for k, v := range node.Labels {
+			labels[celtypes.String(k)] = celtypes.String(v)
+		}
+		adapter := celtypes.DefaultTypeAdapter
+		c.request = celtypes.NewRefValMap(adapter, map[ref.Val]ref.Val{
 			celtypes.String("userAgent"): celtypes.String(req.UserAgent),
 			celtypes.String("verb"):      celtypes.String(req.Verb),
 			celtypes.String("group"):     celtypes.String(req.Group),
@@ -44,13 +55,14 @@ func newInputs(req Request, node Node) inputs {
 			celtypes.String("resource"):  celtypes.String(req.Resource),
 			celtypes.String("namespace"): celtypes.String(req.Namespace),
 			celtypes.String("name"):      celtypes.String(req.Name),
-		}),
-		node: celtypes.NewRefValMap(adapter, map[ref.Val]ref.Val{
+		})
+		c.node = celtypes.NewRefValMap(adapter, map[ref.Val]ref.Val{
 			celtypes.String("name"):   celtypes.String(node.Name),
 			celtypes.String("labels"): celtypes.NewRefValMap(adapter, labels),
 			celtypes.String("pool"):   celtypes.String(node.Pool),
-		}),
-	}
+		})
+	})
+	return c.request, c.node
 }
 
 // activation resolves the inputs of one evaluation of a filter on one object.
@@ -82,7 +94,8 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // newActivation binds an object and the inputs; the filter's variables are evaluated when an
 // expression first reads them, at most once.
 func (ev *evaluation) newActivation(ctx context.Context, object map[string]any, in inputs) *activation {
-	act := &activation{object: &unstructuredMap{m: object}, request: in.request, node: in.node}
+	request, node := in.celValues()
+	act := &activation{object: &unstructuredMap{m: object}, request: request, node: node}
 	vars := ev.filter.variableSet
 	act.variables = &lazyVariables{set: vars, ev: ev, ctx: ctx, act: act}
 	if n := len(vars.names); n > 0 {

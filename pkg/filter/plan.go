@@ -731,8 +731,9 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 	p.scope = append(p.scope, scopeVar{c.IterVar(), iterSlot})
 	cond := p.plan(c.LoopCondition(), false).bl
 	var step func(*fastEval) (any, bool)
+	appends := false
 	if appendStep := p.planAppendStep(c); appendStep != nil {
-		step = appendStep
+		step, appends = appendStep, true
 	} else {
 		step = p.plan(c.LoopStep(), false).val
 	}
@@ -748,8 +749,12 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			return nil, false
 		}
 		if l, isList := accu.([]any); isList && len(l) == 0 {
-			// A fresh list the steps may append to.
+			// A fresh list the steps may append to, with room for every element (one
+			// allocation; map and filter keep at most that many).
 			accu = []any(nil)
+			if appends && len(list) > 0 {
+				accu = make([]any, 0, len(list))
+			}
 		}
 		ev.locals[accuSlot] = accu
 		for _, x := range list {
