@@ -94,7 +94,8 @@ type Result struct {
 	Keep bool
 	// Skipped is true when a match condition was false: the filter left the object alone.
 	Skipped bool
-	// Cost is the CEL cost spent on the object.
+	// Cost is the CEL cost spent on the object. Expressions evaluated by their fast plans
+	// (plan.go) are charged conservatively: at least what cel-go would charge, often exactly.
 	Cost int64
 }
 
