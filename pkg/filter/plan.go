@@ -81,13 +81,19 @@ type fastEval struct {
 
 // fastVars are the filter's variables as the fast plans evaluate them.
 type fastVars struct {
-	set    *variableSet
-	state  []uint8 // 0 not evaluated, 1 evaluated, 2 bailed
-	vals   []any
-	costs  []uint64
-	charge []bool // whether the cost was charged to an expression that completed
+	set   *variableSet
+	slots []fastVar
 	// pending lists the variables read by the running expression whose cost is not charged yet.
-	pending []int
+	pending    []int
+	pendingBuf [4]int
+}
+
+type fastVar struct {
+	state uint8 // 0 not evaluated, 1 evaluated, 2 bailed
+	// charged says whether the cost was charged to an expression that completed.
+	charged bool
+	val     any
+	cost    uint64
 }
 
 const stringTraversalCostFactor = 0.1
@@ -468,12 +474,13 @@ func (p *planner) planVariable(name string, testOnly bool) *pnode {
 // variable returns the value of variable i, evaluating it with its plan on first use.
 func (ev *fastEval) variable(i int, prog *fastProgram) (any, bool) {
 	vs := ev.vars
-	switch vs.state[i] {
+	slot := &vs.slots[i]
+	switch slot.state {
 	case 1:
-		if !vs.charge[i] {
+		if !slot.charged {
 			vs.pending = append(vs.pending, i)
 		}
-		return vs.vals[i], true
+		return slot.val, true
 	case 2:
 		return nil, false
 	}
@@ -491,10 +498,10 @@ func (ev *fastEval) variable(i int, prog *fastProgram) (any, bool) {
 	cost := ev.cost
 	ev.cost, ev.limit, ev.locals = savedCost, savedLimit, savedLocals
 	if !ok {
-		vs.state[i] = 2
+		slot.state = 2
 		return nil, false
 	}
-	vs.state[i], vs.vals[i], vs.costs[i] = 1, v, cost
+	slot.state, slot.val, slot.cost = 1, v, cost
 	vs.pending = append(vs.pending, i)
 	return v, true
 }

@@ -148,26 +148,27 @@ func (f *Filter) runFast(ctx context.Context, ev *evaluation, fe *fastEval, e *c
 	}
 	total := fe.cost
 	for _, i := range vs.pending {
-		if !vs.charge[i] {
-			total += vs.costs[i]
+		if !vs.slots[i].charged {
+			total += vs.slots[i].cost
 		}
 	}
 	if total > uint64(ev.remaining) {
 		return nil, false
 	}
 	for _, i := range vs.pending {
-		vs.charge[i] = true
+		vs.slots[i].charged = true
 	}
 	ev.remaining -= int64(total)
 	return v, true
 }
 
 func newFastVars(set *variableSet) *fastVars {
-	n := len(set.names)
-	if n == 0 {
-		return &fastVars{set: set}
+	vs := &fastVars{set: set}
+	vs.pending = vs.pendingBuf[:0]
+	if n := len(set.names); n > 0 {
+		vs.slots = make([]fastVar, n)
 	}
-	return &fastVars{set: set, state: make([]uint8, n), vals: make([]any, n), costs: make([]uint64, n), charge: make([]bool, n)}
+	return vs
 }
 
 // nativePatchOps converts the fast value of a JSONPatch expression: a list of patch ops (which
