@@ -87,7 +87,11 @@ func BenchmarkHubLatency(b *testing.B) {
 	// Measure the steady state: a hub that just started is still writing what its own
 	// informers (ResponseFilters, Services, NodePools) listed into its cache — a thousand
 	// Services, each file synced — which on a small machine takes seconds of CPU and disk.
+	// The writes counter alone does not move during a long list replacement: wait for idle.
 	if _, err := hub.waitCacheSettled(2*time.Second, 2*time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	if err := hub.waitIdle(2 * time.Minute); err != nil {
 		b.Fatal(err)
 	}
 	var getTimes, jsonGetTimes, listTimes [][]time.Duration
