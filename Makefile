@@ -34,6 +34,7 @@ cross:
 
 ## test: unit tests, then the end-to-end tests against real Kubernetes binaries
 test: build kube-binaries
+	hack/ensure-test-tools.sh
 	$(GO) test $(GOTESTFLAGS) ./...
 
 ## test-unit: the tests that need no Kubernetes binaries
@@ -42,6 +43,7 @@ test-unit:
 
 ## test-e2e: only the end-to-end and conformance tests
 test-e2e: build kube-binaries
+	hack/ensure-test-tools.sh
 	$(GO) test $(GOTESTFLAGS) ./test/...
 
 ## verify: generated code is current, gofmt and go vet are clean
