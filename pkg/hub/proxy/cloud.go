@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,8 +27,14 @@ type CloudSource struct {
 	// Transport carries the node's credentials; UpgradeTransport is the same over HTTP/1.1
 	// only, for exec/attach/port-forward upgrades (which HTTP/2 cannot carry).
 	Transport, UpgradeTransport http.RoundTripper
-	Store                       *cache.Store
-	Metrics                     *metrics.Metrics
+	// ShortTransport, if set, carries the requests that are not watches or upgrades (gets,
+	// lists, writes) over HTTP/1.1 keep-alive connections of their own: on a short request
+	// HTTP/2's per-stream machinery costs more than it saves, and a get is not queued on one
+	// TCP connection behind a large list or a burst of watch events. Watches stay multiplexed
+	// on Transport.
+	ShortTransport http.RoundTripper
+	Store          *cache.Store
+	Metrics        *metrics.Metrics
 	// Fallback answers a get or list that failed to reach the cloud (usually the cache).
 	Fallback Source
 
@@ -60,8 +67,21 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 	}
 	transport := s.Transport
 	clientCtx := r.Context()
+	upgrade := isUpgrade(r)
+	if s.ShortTransport != nil && req.Verb != "watch" {
+		transport = s.ShortTransport
+	}
+	// -1: flush every write, so watch events and log lines reach the client at once.
+	flushInterval, out := time.Duration(-1), w
+	if !upgrade && req.Verb != "watch" && req.Subresource == "" {
+		// A response that ends when the upstream's does (a get, a list, a write's answer,
+		// discovery): flushing every read sent the headers and each piece of the body in a
+		// write of their own, the headers first from a timer goroutine ReverseProxy starts for
+		// -1; the server's buffer sends them together, and at the end of the handler.
+		flushInterval, out = 0, unflushed{w}
+	}
 	switch {
-	case isUpgrade(r):
+	case upgrade:
 		transport = s.UpgradeTransport
 	case req.Verb != "watch" && req.Done != nil:
 		// A request in flight when the cloud turns unhealthy may sit on a dead connection:
@@ -78,9 +98,8 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 		r = r.WithContext(ctx)
 	}
 	p := &httputil.ReverseProxy{
-		Transport: transport,
-		// -1: flush every write, so watch events and log lines reach the client at once.
-		FlushInterval: -1,
+		Transport:     transport,
+		FlushInterval: flushInterval,
 		// Without a pool every request allocates (and the collector clears) a 32 KiB buffer.
 		BufferPool: copyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -127,8 +146,13 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 		},
 		ErrorLog: nil,
 	}
-	p.ServeHTTP(w, r)
+	p.ServeHTTP(out, r)
 }
+
+// unflushed hides a ResponseWriter's Flush (and its other optional abilities) from
+// ReverseProxy, which flushes every write of a response of unknown length whatever its
+// FlushInterval.
+type unflushed struct{ http.ResponseWriter }
 
 // teeIntoCache makes the response body also feed the cache: whole get and list bodies once
 // they have been read to the end, watch events one by one.

@@ -88,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	logger := klog.LoggerWithValues(h.Logger, "component", req.Component, "verb", req.Verb, "path", r.URL.Path)
 	r = r.WithContext(klog.NewContext(r.Context(), logger))
-	if h.Ready != nil {
+	if h.Ready != nil && !isClosed(h.Ready) {
 		timer := time.NewTimer(h.ReadyWait)
 		select {
 		case <-h.Ready:
@@ -147,6 +147,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fw := newFilterWriter(r.Context(), rec, f, req.Verb)
 	src.Serve(fw, r.WithContext(context.WithValue(r.Context(), filteringKey{}, f)), req)
 	fw.finish()
+}
+
+// isClosed reports whether c is closed, without waiting (and without a timer per request).
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 type filteringKey struct{}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,8 +57,9 @@ func benchSlice(b *testing.B) (pb, js []byte) {
 
 // BenchmarkGetLatency measures one GET of an EndpointSlice, in protobuf and JSON, directly
 // to a fake TLS (HTTP/2) API server and through the hub's Handler and CloudSource as a cached
-// component (response teed into an on-disk cache) and as an uncached one. Compare the ns/op of
-// the sides of one run; run with -cpuprofile/-memprofile to see where the hub's time goes.
+// component (response teed into an on-disk cache) and as an uncached one, and as an uncached
+// one with the get on HTTP/2 to the cloud too. Compare the ns/op of the sides of one run; run
+// with -cpuprofile/-memprofile to see where the hub's time goes.
 func BenchmarkGetLatency(b *testing.B) {
 	pb, js := benchSlice(b)
 	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,10 +81,19 @@ func BenchmarkGetLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cloud := &CloudSource{Server: func() *url.URL { return upURL }, Transport: upTransport, UpgradeTransport: upTransport, Store: store, Metrics: metrics.New()}
+	// As the hub's server sets it up: HTTP/2 for watches, HTTP/1.1 for the rest.
+	h1 := upTransport.(*http.Transport).Clone()
+	h1.ForceAttemptHTTP2 = false
+	h1.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	h1.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	cloud := &CloudSource{Server: func() *url.URL { return upURL }, Transport: upTransport, UpgradeTransport: h1, ShortTransport: h1, Store: store, Metrics: metrics.New()}
 	h := &Handler{CacheAgents: sets.New("kube-proxy"), Route: func(*Request) Source { return cloud }, Metrics: cloud.Metrics, Logger: klog.Background()}
 	hub := httptest.NewServer(h)
 	b.Cleanup(hub.Close)
+	// The same with every request on HTTP/2 (no ShortTransport), for comparison.
+	cloudH2 := &CloudSource{Server: cloud.Server, Transport: upTransport, UpgradeTransport: h1, Store: store, Metrics: cloud.Metrics}
+	hubH2 := httptest.NewServer(&Handler{CacheAgents: h.CacheAgents, Route: func(*Request) Source { return cloudH2 }, Metrics: cloud.Metrics, Logger: klog.Background()})
+	b.Cleanup(hubH2.Close)
 	hubClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 10}}
 	directClient := &http.Client{Transport: upTransport.(*http.Transport).Clone()}
 
@@ -100,6 +111,7 @@ func BenchmarkGetLatency(b *testing.B) {
 			{"direct", directClient, up.URL, "kube-proxy/v1.36"},
 			{"hub-cached", hubClient, hub.URL, "kube-proxy/v1.36"},
 			{"hub-uncached", hubClient, hub.URL, "bench-client/v0"},
+			{"hub-uncached-all-h2", hubClient, hubH2.URL, "bench-client/v0"},
 		} {
 			b.Run(format.name+"/"+side.name, func(b *testing.B) {
 				get := func() {
@@ -129,6 +141,9 @@ func BenchmarkGetLatency(b *testing.B) {
 				// The cache writes belong to the requests measured, and must not spill into
 				// the next side's time.
 				if err := cloud.WaitForCacheWrites(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				if err := cloudH2.WaitForCacheWrites(b.Context()); err != nil {
 					b.Fatal(err)
 				}
 			})
