@@ -290,6 +290,15 @@ func (n *EdgeNode) StopHub() {
 	}
 }
 
+// KillHub SIGKILLs the hub, as a crash would, and waits until it is gone.
+func (n *EdgeNode) KillHub() {
+	n.T.Helper()
+	if n.Hub != nil {
+		KillProcess(n.T, n.Hub)
+		n.Hub = nil
+	}
+}
+
 // HTTPClient reaches servers on the namespace's loopback.
 func (n *EdgeNode) HTTPClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: n.NS.DialContext, DisableKeepAlives: true}}

@@ -221,3 +221,16 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+// KillProcess SIGKILLs a process group and waits until it is reaped.
+func KillProcess(t testing.TB, p *localstack.Process) {
+	t.Helper()
+	if err := syscall.Kill(-p.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatalf("killing %s: %v", p.Name, err)
+	}
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not die", p.Name)
+	}
+}

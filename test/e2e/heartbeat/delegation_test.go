@@ -396,7 +396,7 @@ func checkLeaderRenewed(t *testing.T, kube kubernetes.Interface, node1 string, l
 		managers = append(managers, mf.Manager)
 	}
 	if !strings.Contains(strings.Join(managers, ","), "yurthub-lease-proxy") {
-		t.Errorf("node-1's Lease field managers %v: no renewal by yurthub-lease-proxy", managers)
+		t.Errorf("%s's Lease field managers %v: no renewal by yurthub-lease-proxy", node1, managers)
 	}
 	metrics, err := leader.HubGet("/metrics")
 	if err != nil {
@@ -404,10 +404,10 @@ func checkLeaderRenewed(t *testing.T, kube kubernetes.Interface, node1 string, l
 	}
 	for _, want := range []string{"yurthub_pool_leader 1", `yurthub_heartbeat_delegated_renewals_total{result="renewed"}`} {
 		if !strings.Contains(metrics, want) {
-			t.Errorf("node-2's hub metrics lack %q", want)
+			t.Errorf("the hub of %s (leader) lacks %q in its metrics", leader.Name, want)
 		}
 	}
-	t.Logf("node-2's hub (leader):\n%s", grepLines(metrics, "yurthub_heartbeat_"))
+	t.Logf("the hub of %s (leader):\n%s", leader.Name, grepLines(metrics, "yurthub_heartbeat_"))
 }
 
 func grepLines(text, prefix string) string {

@@ -70,19 +70,6 @@ func startCoordinator(t *testing.T, pool string) *localstack.Coordinator {
 	return c
 }
 
-// killProcess SIGKILLs a process group and waits until it is reaped.
-func killProcess(t *testing.T, p *localstack.Process) {
-	t.Helper()
-	if err := syscall.Kill(-p.Pid(), syscall.SIGKILL); err != nil {
-		t.Fatalf("killing %s: %v", p.Name, err)
-	}
-	select {
-	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not die", p.Name)
-	}
-}
-
 // joinCoordinator gives the node's hub a certificate from the pool CA and a forwarder from
 // its namespace to the coordinator, and sets the hub's coordinator flags.
 func joinCoordinator(t *testing.T, n *framework.EdgeNode, c *localstack.Coordinator) {
@@ -344,7 +331,7 @@ func TestPoolSharesOneCloudWatch(t *testing.T) {
 	t.Logf("leader is %s; SIGKILLing its hub", leader.Name)
 	leader.StopKubeProxy()
 	killed := time.Now()
-	killProcess(t, leader.Hub)
+	framework.KillProcess(t, leader.Hub)
 	leader.Hub = nil
 	// kube-proxy on the follower keeps its rules all along; the new leader appears within the TTL.
 	var next *framework.EdgeNode
@@ -505,7 +492,7 @@ func TestPoolCoordinatorFaults(t *testing.T) {
 	for i, n := range nodes {
 		endedBefore[i] = hubMetric(t, n, `yurthub_watches_ended_on_source_switch_total{source="coordinator"}`)
 	}
-	killProcess(t, c.Process)
+	framework.KillProcess(t, c.Process)
 	killed := time.Now()
 	for _, n := range nodes {
 		if !has("10.244.3.10", "10.244.3.11", "10.244.3.12")(n.IPTablesSave()) {
