@@ -29,9 +29,10 @@ type SyncMarker struct {
 	Revision int64 `json:"-"`
 }
 
-// Fresh reports whether the marker was written less than maxAge ago. Hub clocks are assumed to
-// be roughly in sync (NTP); pick maxAge well above the leader's refresh interval. A nil marker
-// is not fresh.
+// Fresh reports whether the marker was written less than maxAge ago by the writer's clock
+// compared with this machine's, so it is only as good as their agreement: the hub's Tracker uses
+// it only for a marker it sees for the first time, and then ages markers from when it sees them
+// change. Pick maxAge well above the leader's refresh interval. A nil marker is not fresh.
 func (m *SyncMarker) Fresh(maxAge time.Duration) bool { return m.FreshAt(time.Now(), maxAge) }
 
 // FreshAt is Fresh as of now.

@@ -469,3 +469,67 @@ func TestSyncerRecoversFromACoordinatorOutage(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestTrackerAgesMarkersOnItsOwnClock: a marker's age counts from when this hub saw it change,
+// so neither a leader clock behind nor one ahead of the hub's keeps a marker the leader stopped
+// refreshing fresh, nor a refreshed one stale.
+func TestTrackerAgesMarkersOnItsOwnClock(t *testing.T) {
+	const maxAge = 10 * time.Second
+	base := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		// skew is the leader's clock minus the hub's.
+		skew time.Duration
+		// wantFirst: fresh when first seen (the marker was just written).
+		wantFirst bool
+	}{
+		{name: "clocks agree", skew: 0, wantFirst: true},
+		{name: "leader clock an hour behind", skew: -time.Hour, wantFirst: false},
+		{name: "leader clock a year ahead", skew: 365 * 24 * time.Hour, wantFirst: true},
+		{name: "leader clock 2s behind", skew: -2 * time.Second, wantFirst: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := base
+			tr := &Tracker{MaxAge: maxAge, clock: func() time.Time { return now }}
+			rev := int64(10)
+			poll := func() bool {
+				tr.update(map[schema.GroupVersionResource]*store.SyncMarker{
+					ct.ServicesGVR: {Holder: "leader", Time: now.Add(tc.skew), Revision: rev},
+				}, "epoch-1")
+				return tr.Fresh(ct.ServicesGVR)
+			}
+			if got := poll(); got != tc.wantFirst {
+				t.Fatalf("first sight: fresh=%v, want %v", got, tc.wantFirst)
+			}
+			// The leader refreshes every 3s: fresh from the first change seen on.
+			for i := 0; i < 5; i++ {
+				now = now.Add(3 * time.Second)
+				rev++
+				if !poll() {
+					t.Fatalf("refreshed marker stale after %d refreshes", i+1)
+				}
+			}
+			// The leader stops refreshing (the marker keeps the time it was written with).
+			stopped := now
+			for now.Sub(stopped) < maxAge-time.Second {
+				now = now.Add(time.Second)
+				if !poll() {
+					t.Fatalf("stale %s after the last refresh, before max-age %s", now.Sub(stopped), maxAge)
+				}
+			}
+			now = stopped.Add(maxAge)
+			if poll() {
+				t.Fatalf("still fresh %s after the last refresh", maxAge)
+			}
+			// A new coordinator (epoch) forgets what was seen.
+			rev = 1
+			now = now.Add(time.Second)
+			tr.update(map[schema.GroupVersionResource]*store.SyncMarker{
+				ct.ServicesGVR: {Holder: "leader", Time: now.Add(tc.skew), Revision: rev},
+			}, "epoch-2")
+			if got := tr.Fresh(ct.ServicesGVR); got != tc.wantFirst {
+				t.Fatalf("first sight in a new epoch: fresh=%v, want %v", got, tc.wantFirst)
+			}
+		})
+	}
+}

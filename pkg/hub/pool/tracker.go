@@ -11,6 +11,12 @@
 // stops answering, ends the watches the coordinator serves (their clients relist from the
 // cloud); a marker that turns fresh ends the cloud/cache watches of that resource (their clients
 // relist from the coordinator). resourceVersions never cross: see proxy.CoordinatorResourceVersion.
+//
+// A marker's age is measured on the hub's own monotonic clock, from when the hub saw it change
+// (its etcd revision), not by comparing the time the leader wrote in it with the hub's wall
+// clock: edge machines often boot with a wrong clock. The written time is used once, when a hub
+// first sees a marker, and then only to shorten the trust (a marker the hub sees for the first
+// time is trusted for at most max-age, however its writer's clock is set).
 package pool
 
 import (
@@ -48,6 +54,17 @@ type Tracker struct {
 	epoch   string
 	// became[gvr] is closed when gvr turns fresh, then replaced.
 	became map[schema.GroupVersionResource]chan struct{}
+	// seen[gvr] is the marker revision last seen and when (this hub's clock) it was written.
+	seen map[schema.GroupVersionResource]observation
+	// clock is time.Now outside tests.
+	clock func() time.Time
+}
+
+// observation is a marker revision and the time, on this hub's monotonic clock, from which its
+// age counts; zero when its age is unknown (it is then stale until its next change).
+type observation struct {
+	revision int64
+	since    time.Time
 }
 
 // Fresh reports whether list/watch of gvr should be served from the coordinator now.
@@ -176,6 +193,9 @@ func parseSyncKey(s string) (schema.GroupVersionResource, error) {
 // transitions.
 func (t *Tracker) update(markers map[schema.GroupVersionResource]*store.SyncMarker, epoch string) {
 	now := time.Now()
+	if t.clock != nil {
+		now = t.clock()
+	}
 	t.mu.Lock()
 	var staled []string
 	var freshened []schema.GroupVersionResource
@@ -187,10 +207,38 @@ func (t *Tracker) update(markers map[schema.GroupVersionResource]*store.SyncMark
 			}
 		}
 	}
+	if epoch != t.epoch || t.seen == nil {
+		t.seen = map[schema.GroupVersionResource]observation{}
+	}
 	t.epoch = epoch
+	if markers != nil {
+		for gvr := range t.seen {
+			if markers[gvr] == nil {
+				delete(t.seen, gvr)
+			}
+		}
+	}
 	fresh := map[schema.GroupVersionResource]bool{}
 	for gvr, m := range markers {
-		if m.FreshAt(now, t.MaxAge) {
+		o, ok := t.seen[gvr]
+		switch {
+		case ok && o.revision == m.Revision:
+			// Unchanged: it keeps aging from when it was written.
+		case ok:
+			o = observation{revision: m.Revision, since: now}
+		default:
+			// First sight: only the writer's clock tells its age. Trust it no longer than
+			// max-age from now, even if that clock is ahead of ours (a negative age).
+			o = observation{revision: m.Revision}
+			if m.FreshAt(now, t.MaxAge) {
+				o.since = now
+				if age := now.Sub(m.Time); age > 0 {
+					o.since = now.Add(-age)
+				}
+			}
+		}
+		t.seen[gvr] = o
+		if !o.since.IsZero() && now.Sub(o.since) < t.MaxAge {
 			fresh[gvr] = true
 		}
 	}
