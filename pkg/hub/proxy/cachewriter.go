@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"io"
 	"iter"
 	"sync"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
@@ -56,15 +59,30 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 		return
 	}
 	key := memoKeyOf(w.req)
-	digest := bodyDigest(data, contentType)
+	digest, withoutMeta := bodyDigest(data, contentType, w.req.Verb == "list")
 	before := w.store.Generation(w.req.Resource)
-	if w.queue.bodies.unchanged(key, digest, before) {
+	switch {
+	case !w.queue.bodies.unchanged(key, digest, before):
+		if !w.store1Decoded(data, contentType) {
+			w.queue.bodies.forget(key)
+			return
+		}
+	case !withoutMeta:
 		w.result(nil, "")
 		return
-	}
-	if !w.store1Decoded(data, contentType) {
-		w.queue.bodies.forget(key)
-		return
+	default:
+		// The same items, the list's resourceVersion perhaps not (it moves with every write
+		// anywhere in the cluster): record only that, which needs only the list's metadata
+		// decoded.
+		info, _, err := codec.DecodeListItems(data, contentType)
+		if err == nil {
+			err = w.store.PutListMeta(w.req.Resource, cache.ListMeta{APIVersion: info.APIVersion, Kind: info.Kind, ResourceVersion: info.ResourceVersion})
+		}
+		w.result(err, "Caching a list's resourceVersion")
+		if err != nil {
+			w.queue.bodies.forget(key)
+			return
+		}
 	}
 	// Writes after this write (the queue is the resource's only writer), drops from before it:
 	// a corrupt entry dropped meanwhile may have been one just written.
@@ -150,14 +168,62 @@ func memoKeyOf(req *Request) memoKey {
 }
 
 // bodyDigest hashes a body with its Content-Type (64 bits: a collision is not a concern next
-// to disk errors, and none can be provoked without knowing the process's random seed).
-func bodyDigest(data []byte, contentType string) uint64 {
+// to disk errors, and none can be provoked without knowing the process's random seed). For a
+// protobuf list it leaves the list's metadata out and says so (withoutMeta): its
+// resourceVersion changes with every write anywhere in the cluster, its items seldom do.
+func bodyDigest(data []byte, contentType string, list bool) (digest uint64, withoutMeta bool) {
 	var h maphash.Hash
 	h.SetSeed(memoSeed)
 	_, _ = h.WriteString(contentType)
 	_ = h.WriteByte(0)
+	if start, end, ok := protobufListMeta(data); list && ok && codec.IsProtobuf(contentType) {
+		// The length of the part before the metadata too, so that no two different bodies
+		// hash the same pieces.
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(start))
+		_, _ = h.Write(n[:])
+		_, _ = h.Write(data[:start])
+		_, _ = h.Write(data[end:])
+		return h.Sum64(), true
+	}
 	_, _ = h.Write(data)
-	return h.Sum64()
+	return h.Sum64(), false
+}
+
+// protobufListMeta finds the list metadata in a protobuf list body: Kubernetes' envelope is
+// the magic "k8s\0" then a runtime.Unknown whose field 2 is the list message, and a list
+// message's first field is its ListMeta (field 1). It returns the byte range of that field.
+func protobufListMeta(data []byte) (start, end int, ok bool) {
+	const magic = "k8s\x00"
+	if !bytes.HasPrefix(data, []byte(magic)) {
+		return 0, 0, false
+	}
+	off := len(magic)
+	for off < len(data) {
+		num, typ, n := protowire.ConsumeTag(data[off:])
+		if n < 0 {
+			return 0, 0, false
+		}
+		m := protowire.ConsumeFieldValue(num, typ, data[off+n:])
+		if m < 0 {
+			return 0, 0, false
+		}
+		if num == 2 && typ == protowire.BytesType {
+			list, vn := protowire.ConsumeBytes(data[off+n:])
+			base := off + n + vn - len(list)
+			num1, typ1, n1 := protowire.ConsumeTag(list)
+			if n1 < 0 || num1 != 1 || typ1 != protowire.BytesType {
+				return 0, 0, false
+			}
+			m1 := protowire.ConsumeFieldValue(num1, typ1, list[n1:])
+			if m1 < 0 {
+				return 0, 0, false
+			}
+			return base, base + n1 + m1, true
+		}
+		off += n + m
+	}
+	return 0, 0, false
 }
 
 func (b *bodyMemo) unchanged(k memoKey, digest uint64, gen cache.Generation) bool {

@@ -121,7 +121,7 @@ func TestCacheWriterSkipsOnlyUnchangedRepeats(t *testing.T) {
 	}
 	gen := store.Generation(servicesRes)
 	get.store1(data, ct)
-	if store.Generation(servicesRes) != gen || !q.bodies.unchanged(memoKeyOf(get.req), bodyDigest(data, ct), gen) {
+	if d, _ := bodyDigest(data, ct, false); store.Generation(servicesRes) != gen || !q.bodies.unchanged(memoKeyOf(get.req), d, gen) {
 		t.Fatal("an identical repeat was not recognised")
 	}
 
@@ -141,25 +141,63 @@ func TestCacheWriterSkipsOnlyUnchangedRepeats(t *testing.T) {
 		t.Fatalf("the repeated body after a deletion was skipped: %s", got)
 	}
 
-	// A list, repeated: skipped while unchanged, applied again once an item was changed.
+	// A list, repeated: skipped while unchanged, applied again once an item was changed. A
+	// protobuf relist at a newer resourceVersion with the same items only records that.
 	list := &cacheWriter{store: store, logger: logger, queue: &q,
 		req: &Request{RequestInfo: &apirequest.RequestInfo{Verb: "list"}, Resource: servicesRes}}
-	ldata, lct, err := codec.EncodeList(schema.GroupVersionKind{Version: "v1", Kind: "ServiceList"}, "7",
-		[]*unstructured.Unstructured{service("a", "5"), service("b", "5")}, true)
-	if err != nil {
-		t.Fatal(err)
+	encodeList := func(rv string, protobuf bool, items ...*unstructured.Unstructured) ([]byte, string) {
+		t.Helper()
+		data, ct, err := codec.EncodeList(schema.GroupVersionKind{Version: "v1", Kind: "ServiceList"}, rv, items, protobuf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data, ct
 	}
-	list.store1(ldata, lct)
-	gen = store.Generation(servicesRes)
-	list.store1(ldata, lct)
-	if store.Generation(servicesRes) != gen {
-		t.Fatal("an identical relist changed the cache")
+	listRV := func() string {
+		t.Helper()
+		meta, err := store.ListMeta(servicesRes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return meta.ResourceVersion
 	}
-	if err := store.Delete(servicesRes, "default", "b"); err != nil {
-		t.Fatal(err)
-	}
-	list.store1(ldata, lct)
-	if items, err := store.List(servicesRes, ""); err != nil || len(items) != 2 {
-		t.Fatalf("the relist after a deletion was skipped: %d items, %v", len(items), err)
+	for _, protobuf := range []bool{true, false} {
+		ldata, lct := encodeList("7", protobuf, service("a", "5"), service("b", "5"))
+		list.store1(ldata, lct)
+		gen = store.Generation(servicesRes)
+		list.store1(ldata, lct)
+		if store.Generation(servicesRes) != gen {
+			t.Fatalf("protobuf %v: an identical relist changed the cache", protobuf)
+		}
+		if err := store.Delete(servicesRes, "default", "b"); err != nil {
+			t.Fatal(err)
+		}
+		list.store1(ldata, lct)
+		if items, err := store.List(servicesRes, ""); err != nil || len(items) != 2 {
+			t.Fatalf("protobuf %v: the relist after a deletion was skipped: %d items, %v", protobuf, len(items), err)
+		}
+
+		newer, nct := encodeList("1234567", protobuf, service("a", "5"), service("b", "5"))
+		_, withoutMeta := bodyDigest(newer, nct, true)
+		if withoutMeta != protobuf {
+			t.Fatalf("protobuf %v: digest without the list metadata: %v", protobuf, withoutMeta)
+		}
+		if start, end, ok := protobufListMeta(newer); ok != protobuf || ok && (!bytes.Contains(newer[start:end], []byte("1234567")) || bytes.Contains(newer[start:end], []byte("default"))) {
+			t.Fatalf("protobuf %v: list metadata found %v at %d-%d: %q", protobuf, ok, start, end, newer[start:end])
+		}
+		list.store1(newer, nct)
+		if got := listRV(); got != "1234567" {
+			t.Fatalf("protobuf %v: list resourceVersion after a relist with the same items: %s", protobuf, got)
+		}
+		// Another item, at yet another resourceVersion: written.
+		changed, cct := encodeList("1234568", protobuf, service("a", "5"), service("c", "8"))
+		list.store1(changed, cct)
+		items, err := store.List(servicesRes, "")
+		if err != nil || len(items) != 2 || items[1].GetName() != "c" || listRV() != "1234568" {
+			t.Fatalf("protobuf %v: a relist with other items: %d items, %v, rv %s", protobuf, len(items), err, listRV())
+		}
+		if err := store.Replace(servicesRes, "", nil, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
