@@ -156,7 +156,7 @@ func (f *Filter) evaluate(ctx context.Context, obj *unstructured.Unstructured, i
 		return Result{}, &EvaluationError{Filter: f.Name, Field: "object", Err: errors.New("no object to filter")}
 	}
 	if f.hasFast {
-		if res, err, ok := f.evaluateFast(ctx, obj, &in); ok {
+		if res, err, ok := f.evaluateFast(ctx, obj, in); ok {
 			return res, err
 		}
 	}

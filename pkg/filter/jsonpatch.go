@@ -27,6 +27,8 @@ type patchOp struct {
 	op, path, from string
 	value          any
 	hasValue       bool
+	// parsedPath is path parsed, when it was known before (a fast plan's constant path).
+	parsedPath []string
 }
 
 // errTestFailed is a failed "test" operation: the object is left unchanged, as in
@@ -194,7 +196,10 @@ func applyPatchOps(obj *unstructured.Unstructured, ops []patchOp) (*unstructured
 }
 
 func applyPatchOp(doc any, op patchOp) (any, error) {
-	path, err := parsePointer(op.path)
+	path, err := op.parsedPath, error(nil)
+	if path == nil {
+		path, err = parsePointer(op.path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}

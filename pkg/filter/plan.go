@@ -584,6 +584,9 @@ func (p *planner) planStruct(e celast.Expr, patchOK bool) *pnode {
 	}
 	var op, path, from func(*fastEval) (string, bool)
 	var value func(*fastEval) (any, bool)
+	// A constant path is parsed once (a valid, non-empty pointer: "" means the whole document,
+	// which the patcher tells by a nil path).
+	var parsedPath []string
 	for _, f := range s.Fields() {
 		sf := f.AsStructField()
 		if sf.IsOptional() {
@@ -594,6 +597,13 @@ func (p *planner) planStruct(e celast.Expr, patchOK bool) *pnode {
 			op = p.plan(sf.Value(), false).str
 		case "path":
 			path = p.plan(sf.Value(), false).str
+			if c, ok := constantValue(sf.Value()); ok {
+				if cs, isStr := c.(string); isStr && cs != "" {
+					if parsed, err := parsePointer(cs); err == nil {
+						parsedPath = parsed
+					}
+				}
+			}
 		case "from":
 			from = p.plan(sf.Value(), false).str
 		case "value":
@@ -604,7 +614,7 @@ func (p *planner) planStruct(e celast.Expr, patchOK bool) *pnode {
 	}
 	return &pnode{val: func(ev *fastEval) (any, bool) {
 		ev.cost += 40
-		out := &patchOp{}
+		out := &patchOp{parsedPath: parsedPath}
 		var ok bool
 		// Fields in the order of the literal do not matter: evaluation is pure.
 		if op != nil {
@@ -639,7 +649,7 @@ func (p *planner) planStruct(e celast.Expr, patchOK bool) *pnode {
 func constantNode(v any) *pnode {
 	if l, ok := v.([]any); ok && len(l) == 0 {
 		// An empty slice has no storage to share.
-		return &pnode{val: func(*fastEval) (any, bool) { return []any{}, true }, constant: v, isConst: true}
+		return &pnode{val: func(*fastEval) (any, bool) { return emptyList, true }, constant: v, isConst: true}
 	}
 	return &pnode{val: func(*fastEval) (any, bool) { return deepCopy(v), true }, constant: v, isConst: true}
 }
@@ -717,8 +727,9 @@ func constantValue(e celast.Expr) (any, bool) {
 }
 
 // planComprehension plans a fold over a list. The steps of map and filter (`accu + [x]`, maybe
-// under a condition) append to the accumulator in place instead of copying it, as cel-go's
-// mutable lists do, and are charged as cel-go charges the steps they replace.
+// under a condition) append to a list of the comprehension's own instead of copying the
+// accumulator, as cel-go's mutable lists do, and are charged as cel-go charges the steps they
+// replace.
 func (p *planner) planComprehension(e celast.Expr) *pnode {
 	c := e.AsComprehension()
 	if c.HasIterVar2() {
@@ -729,7 +740,6 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 		no()
 	}
 	iterRange := p.plan(c.IterRange(), false).val
-	accuInit := p.plan(c.AccuInit(), false).val
 	iterSlot, accuSlot := p.nslots, p.nslots+1
 	p.nslots += 2
 	p.scope = append(p.scope, scopeVar{c.AccuVar(), accuSlot})
@@ -737,31 +747,69 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 	result := p.plan(c.Result(), false).val
 	p.scope = append(p.scope, scopeVar{c.IterVar(), iterSlot})
 	cond := p.plan(c.LoopCondition(), false).bl
+	elemStep := p.planAppendStep(c)
 	var step func(*fastEval) (any, bool)
-	appends := false
-	if appendStep := p.planAppendStep(c); appendStep != nil {
-		step, appends = appendStep, true
-	} else {
+	var accuInit func(*fastEval) (any, bool)
+	if elemStep == nil {
 		step = p.plan(c.LoopStep(), false).val
+		p.scope = p.scope[:len(p.scope)-2]
+		accuInit = p.plan(c.AccuInit(), false).val
+	} else {
+		p.scope = p.scope[:len(p.scope)-2]
 	}
-	p.scope = p.scope[:len(p.scope)-2]
-	return &pnode{val: func(ev *fastEval) (any, bool) {
+	iterate := func(ev *fastEval) ([]any, bool) {
 		r, ok := iterRange(ev)
 		list, isList := r.([]any)
-		if !ok || !isList {
+		return list, ok && isList
+	}
+	if elemStep != nil {
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			list, ok := iterate(ev)
+			if !ok {
+				return nil, false
+			}
+			// Room for every element: one allocation; map and filter keep at most that many.
+			var acc []any
+			if len(list) > 0 {
+				acc = make([]any, 0, len(list))
+			}
+			for _, x := range list {
+				if !checkNative(x) {
+					return nil, false
+				}
+				ev.locals[iterSlot] = x
+				goOn, ok := cond(ev)
+				if !ok {
+					return nil, false
+				}
+				if !goOn {
+					break
+				}
+				v, add, ok := elemStep(ev)
+				if !ok || ev.cost > ev.limit {
+					return nil, false
+				}
+				if add {
+					acc = append(acc, v)
+				}
+			}
+			ev.locals[iterSlot] = nil
+			if len(acc) == 0 {
+				ev.locals[accuSlot] = emptyList
+			} else {
+				ev.locals[accuSlot] = acc
+			}
+			return result(ev)
+		}}
+	}
+	return &pnode{val: func(ev *fastEval) (any, bool) {
+		list, ok := iterate(ev)
+		if !ok {
 			return nil, false
 		}
 		accu, ok := accuInit(ev)
 		if !ok {
 			return nil, false
-		}
-		if l, isList := accu.([]any); isList && len(l) == 0 {
-			// A fresh list the steps may append to, with room for every element (one
-			// allocation; map and filter keep at most that many).
-			accu = []any(nil)
-			if appends && len(list) > 0 {
-				accu = make([]any, 0, len(list))
-			}
 		}
 		ev.locals[accuSlot] = accu
 		for _, x := range list {
@@ -783,22 +831,25 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			ev.locals[accuSlot] = a
 		}
 		ev.locals[iterSlot] = nil
-		v, ok := result(ev)
-		if l, isList := v.([]any); ok && isList && l == nil {
-			v = []any{}
-		}
-		return v, ok
+		return result(ev)
 	}}
 }
 
+// emptyList is the empty list, boxed once: it has no storage, so it can be shared.
+var emptyList any = []any{}
+
 // planAppendStep plans `accu + [x]` and `cond ? accu + [x] : accu` (the steps of map and
-// filter) as appending to the accumulator, which the comprehension owns. Nil for other steps.
-func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (any, bool) {
+// filter), where accu starts as [] and neither the loop condition nor x nor cond reads it, as
+// the element to append and whether to. Nil for other steps.
+func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (any, bool, bool) {
 	init := c.AccuInit()
-	if init.Kind() != celast.ListKind || len(init.AsList().Elements()) != 0 {
+	if init.Kind() != celast.ListKind || len(init.AsList().Elements()) != 0 || len(init.AsList().OptionalIndices()) != 0 {
 		return nil
 	}
 	accu := c.AccuVar()
+	if refersTo(c.LoopCondition(), accu) {
+		return nil
+	}
 	isAccu := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == accu }
 	isAppend := func(e celast.Expr) (celast.Expr, bool) {
 		if e.Kind() != celast.CallKind {
@@ -814,7 +865,6 @@ func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (an
 		}
 		return l.AsList().Elements()[0], true
 	}
-	slot, _ := p.lookupLocal(accu)
 	step := c.LoopStep()
 	var condExpr, elemExpr celast.Expr
 	if el, ok := isAppend(step); ok {
@@ -833,33 +883,30 @@ func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (an
 		return nil
 	}
 	elem := p.plan(elemExpr, false).val
-	appendElem := func(ev *fastEval) (any, bool) {
+	appendElem := func(ev *fastEval) (any, bool, bool) {
 		v, ok := elem(ev)
 		if !ok || !storable(v) {
-			return nil, false
-		}
-		l, isList := ev.locals[slot].([]any)
-		if !isList {
-			return nil, false
+			return nil, false, false
 		}
 		// accu (1), the list literal (10), the concatenation (1).
 		ev.cost += 12
-		return append(l, v), true
+		return v, true, true
 	}
 	if condExpr == nil {
 		return appendElem
 	}
 	cond := p.plan(condExpr, false).bl
-	return func(ev *fastEval) (any, bool) {
+	return func(ev *fastEval) (any, bool, bool) {
 		b, ok := cond(ev)
 		if !ok {
-			return nil, false
+			return nil, false, false
 		}
 		if b {
 			return appendElem(ev)
 		}
+		// accu
 		ev.cost++
-		return ev.locals[slot], true
+		return nil, false, true
 	}
 }
 

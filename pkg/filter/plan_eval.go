@@ -13,114 +13,142 @@ import (
 	appsv1alpha1 "github.com/yurt-edge/yurt/apis/apps/v1alpha1"
 )
 
+// fastRun is the state of one evaluation of a filter on one object with fast plans, in one
+// allocation.
+type fastRun struct {
+	f       *Filter
+	ctx     context.Context
+	in      inputs
+	ev      evaluation
+	fe      fastEval
+	vars    fastVars
+	current *unstructured.Unstructured
+	// act is the cel-go activation, made when a cel-go program first runs.
+	act *activation
+
+	slotBuf   [2]fastVar
+	localsBuf [4]any
+}
+
 // evaluateFast is evaluate with the fast plans (plan.go) where the expressions have them and
 // cel-go's programs for the others and wherever a plan bails. ok is false when the evaluation
 // must be redone by cel-go alone: the budget ran out while conservative fast costs were charged,
 // so the budget error (or its absence) would not be cel-go's.
-func (f *Filter) evaluateFast(ctx context.Context, obj *unstructured.Unstructured, in *inputs) (res Result, err error, ok bool) {
-	ev := &evaluation{filter: f, remaining: f.budget}
-	fe := &fastEval{object: obj.Object, in: in, varLimit: uint64(f.callLimit), vars: newFastVars(f.variableSet)}
-	current := obj
-	var act *activation
-	celActivation := func() *activation {
-		if act == nil {
-			act = ev.newActivation(ctx, current.Object, *in)
-		}
-		return act
-	}
-	// run evaluates one expression: fast if it can, else with cel-go. Exactly one of native and
-	// val is set on success.
-	run := func(e *compiledExpression) (native any, val ref.Val, fast bool, err error) {
-		if v, done := f.runFast(ctx, ev, fe, e); done {
-			return v, nil, true, nil
-		}
-		val, err = ev.eval(ctx, celActivation(), e)
-		return nil, val, false, err
-	}
-	budgetFailure := func(err error) bool { return errors.Is(err, ErrOutOfBudget) }
-	runBool := func(e *compiledExpression) (bool, error) {
-		native, val, fast, err := run(e)
-		if err != nil {
-			return false, err
-		}
-		if fast {
-			if b, isBool := native.(bool); isBool {
-				return b, nil
-			}
-			// Not a bool: let cel-go's program say so (cost already charged: conservative).
-			if val, err = ev.eval(ctx, celActivation(), e); err != nil {
-				return false, err
-			}
-		}
-		return ev.boolOf(e, val)
-	}
+func (f *Filter) evaluateFast(ctx context.Context, obj *unstructured.Unstructured, in inputs) (res Result, err error, ok bool) {
+	r := &fastRun{f: f, ctx: ctx, in: in, current: obj}
+	r.ev = evaluation{filter: f, remaining: f.budget}
+	r.fe = fastEval{object: obj.Object, in: &r.in, varLimit: uint64(f.callLimit), vars: &r.vars}
+	r.fe.locals = r.localsBuf[:0]
+	r.resetVars()
 
 	for i := range f.conditions {
-		b, err := runBool(&f.conditions[i])
+		b, err := r.runBool(&f.conditions[i])
 		if err != nil {
-			if budgetFailure(err) {
-				return Result{}, nil, false
-			}
-			return Result{Cost: ev.spent()}, err, true
+			return r.failed(err)
 		}
 		if !b {
-			return Result{Object: obj, Keep: true, Skipped: true, Cost: ev.spent()}, nil, true
+			return Result{Object: obj, Keep: true, Skipped: true, Cost: r.ev.spent()}, nil, true
 		}
 	}
 	if f.keep != nil {
-		b, err := runBool(f.keep)
+		b, err := r.runBool(f.keep)
 		if err != nil {
-			if budgetFailure(err) {
-				return Result{}, nil, false
-			}
-			return Result{Cost: ev.spent()}, err, true
+			return r.failed(err)
 		}
 		if !b {
-			return Result{Keep: false, Cost: ev.spent()}, nil, true
+			return Result{Keep: false, Cost: r.ev.spent()}, nil, true
 		}
 	}
 	for i := range f.mutations {
 		m := &f.mutations[i]
 		if i > 0 {
 			// Variables are evaluated afresh against the mutated object.
-			act = nil
-			fe.object = current.Object
-			fe.labels = nil
-			fe.vars = newFastVars(f.variableSet)
+			r.act = nil
+			r.fe.object = r.current.Object
+			r.fe.labels = nil
+			r.resetVars()
 		}
-		native, val, fast, err := run(&m.compiledExpression)
+		native, val, fast, err := r.run(&m.compiledExpression)
 		if err != nil {
-			if budgetFailure(err) {
-				return Result{}, nil, false
-			}
-			return Result{Cost: ev.spent()}, err, true
+			return r.failed(err)
 		}
 		var next *unstructured.Unstructured
+		applied := false
 		if fast && m.patchType == appsv1alpha1.PatchTypeJSONPatch {
-			var ops []patchOp
-			if ops, ok = nativePatchOps(native); ok {
-				next, err = applyPatchOpsTo(current, ops)
+			if ops, isOps := nativePatchOps(native); isOps {
+				next, err = applyPatchOpsTo(r.current, ops)
+				applied = true
 			}
-		} else {
-			ok = false
 		}
-		if !ok {
+		if !applied {
 			if fast {
-				if val, err = ev.eval(ctx, celActivation(), &m.compiledExpression); err != nil {
-					if budgetFailure(err) {
-						return Result{}, nil, false
-					}
-					return Result{Cost: ev.spent()}, err, true
+				if val, err = r.ev.eval(ctx, r.activation(), &m.compiledExpression); err != nil {
+					return r.failed(err)
 				}
 			}
-			next, err = f.applyMutation(m.patchType, current, val)
+			next, err = f.applyMutation(m.patchType, r.current, val)
 		}
 		if err != nil {
-			return Result{Cost: ev.spent()}, &EvaluationError{Filter: f.Name, Field: m.path, Err: err}, true
+			return Result{Cost: r.ev.spent()}, &EvaluationError{Filter: f.Name, Field: m.path, Err: err}, true
 		}
-		current = next
+		r.current = next
 	}
-	return Result{Object: current, Keep: true, Cost: ev.spent()}, nil, true
+	return Result{Object: r.current, Keep: true, Cost: r.ev.spent()}, nil, true
+}
+
+func (r *fastRun) resetVars() {
+	r.vars = fastVars{set: r.f.variableSet}
+	r.vars.pending = r.vars.pendingBuf[:0]
+	if n := len(r.f.variableSet.names); n > 0 {
+		if n <= len(r.slotBuf) {
+			r.slotBuf = [len(r.slotBuf)]fastVar{}
+			r.vars.slots = r.slotBuf[:n]
+		} else {
+			r.vars.slots = make([]fastVar, n)
+		}
+	}
+}
+
+// failed ends the evaluation with an expression's error, or asks for a cel-go-only evaluation
+// when the budget ran out.
+func (r *fastRun) failed(err error) (Result, error, bool) {
+	if errors.Is(err, ErrOutOfBudget) {
+		return Result{}, nil, false
+	}
+	return Result{Cost: r.ev.spent()}, err, true
+}
+
+func (r *fastRun) activation() *activation {
+	if r.act == nil {
+		r.act = r.ev.newActivation(r.ctx, r.current.Object, r.in)
+	}
+	return r.act
+}
+
+// run evaluates one expression: fast if it can, else with cel-go. native is set when fast.
+func (r *fastRun) run(e *compiledExpression) (native any, val ref.Val, fast bool, err error) {
+	if v, done := r.f.runFast(r.ctx, &r.ev, &r.fe, e); done {
+		return v, nil, true, nil
+	}
+	val, err = r.ev.eval(r.ctx, r.activation(), e)
+	return nil, val, false, err
+}
+
+func (r *fastRun) runBool(e *compiledExpression) (bool, error) {
+	native, val, fast, err := r.run(e)
+	if err != nil {
+		return false, err
+	}
+	if fast {
+		if b, isBool := native.(bool); isBool {
+			return b, nil
+		}
+		// Not a bool: let cel-go's program say so (the fast cost stays charged: conservative).
+		if val, err = r.ev.eval(r.ctx, r.activation(), e); err != nil {
+			return false, err
+		}
+	}
+	return r.ev.boolOf(e, val)
 }
 
 // runFast evaluates an expression with its plan and charges its cost (and that of the variables
@@ -160,15 +188,6 @@ func (f *Filter) runFast(ctx context.Context, ev *evaluation, fe *fastEval, e *c
 	}
 	ev.remaining -= int64(total)
 	return v, true
-}
-
-func newFastVars(set *variableSet) *fastVars {
-	vs := &fastVars{set: set}
-	vs.pending = vs.pendingBuf[:0]
-	if n := len(set.names); n > 0 {
-		vs.slots = make([]fastVar, n)
-	}
-	return vs
 }
 
 // nativePatchOps converts the fast value of a JSONPatch expression: a list of patch ops (which
