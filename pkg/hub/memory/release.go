@@ -62,7 +62,9 @@ func ReadUsage(pid int) (Usage, error) {
 // hub's own executable that start-up read (package initialisation, the first compilation of
 // the filters, the first lists) but steady state does not. Start-up touches about 45 MiB of the
 // executable's code and tables; a ready hub uses about a third of that, which the kernel reads
-// back on first use. Call it once, after start-up: pages read back are not released again.
+// back on first use. Only pages this process maps alone are reclaimed: an edge node runs one hub,
+// but hubs sharing one executable on a machine (make local-up's demo pool) keep its shared pages.
+// Call it once, after start-up: pages read back are not released again.
 func (o *Options) ReleaseStartup(logger klog.Logger) {
 	if !o.ReleaseStartupMemory {
 		return
