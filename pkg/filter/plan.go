@@ -90,10 +90,11 @@ type fastVars struct {
 
 type fastVar struct {
 	state uint8 // 0 not evaluated, 1 evaluated, 2 bailed
-	// charged says whether the cost was charged to an expression that completed.
-	charged bool
-	val     any
-	cost    uint64
+	// charged says whether the cost was charged to an expression that completed; pending
+	// whether it is listed in fastVars.pending.
+	charged, pending bool
+	val              any
+	cost             uint64
 }
 
 const stringTraversalCostFactor = 0.1
@@ -477,7 +478,8 @@ func (ev *fastEval) variable(i int, prog *fastProgram) (any, bool) {
 	slot := &vs.slots[i]
 	switch slot.state {
 	case 1:
-		if !slot.charged {
+		if !slot.charged && !slot.pending {
+			slot.pending = true
 			vs.pending = append(vs.pending, i)
 		}
 		return slot.val, true
@@ -501,7 +503,7 @@ func (ev *fastEval) variable(i int, prog *fastProgram) (any, bool) {
 		slot.state = 2
 		return nil, false
 	}
-	slot.state, slot.val, slot.cost = 1, v, cost
+	slot.state, slot.val, slot.cost, slot.pending = 1, v, cost, true
 	vs.pending = append(vs.pending, i)
 	return v, true
 }
@@ -904,10 +906,74 @@ func (p *planner) planAppendStep(c celast.ComprehensionExpr) func(*fastEval) (an
 		if b {
 			return appendElem(ev)
 		}
-		// accu
-		ev.cost++
+		// accu, a branch of a conditional: free (see planBranch).
 		return nil, false, true
 	}
+}
+
+// planBranch plans a branch of a conditional. cel-go plans a conditional as an attribute whose
+// branches, when they are attributes themselves (identifiers, selections, indexes), are
+// resolved without observing their root: the identifier (or the relative attribute's base) is
+// not charged, only the qualifiers after it.
+func (p *planner) planBranch(e celast.Expr, patchOK bool) *pnode {
+	n := p.plan(e, patchOK)
+	attr := false
+	switch e.Kind() {
+	case celast.IdentKind:
+		attr = true
+	case celast.SelectKind:
+		attr = !e.AsSelect().IsTestOnly()
+	case celast.CallKind:
+		switch e.AsCall().FunctionName() {
+		case "_[_]", "_?._", "_[?_]":
+			attr = true
+		}
+	}
+	if !attr {
+		return n
+	}
+	refund := func(ev *fastEval) {
+		if ev.cost > 0 {
+			ev.cost--
+		}
+	}
+	out := &pnode{constant: n.constant, isConst: n.isConst}
+	if f := n.val; f != nil {
+		out.val = func(ev *fastEval) (any, bool) {
+			v, ok := f(ev)
+			refund(ev)
+			return v, ok
+		}
+	}
+	if f := n.str; f != nil {
+		out.str = func(ev *fastEval) (string, bool) {
+			v, ok := f(ev)
+			refund(ev)
+			return v, ok
+		}
+	}
+	if f := n.bl; f != nil {
+		out.bl = func(ev *fastEval) (bool, bool) {
+			v, ok := f(ev)
+			refund(ev)
+			return v, ok
+		}
+	}
+	if f := n.i64; f != nil {
+		out.i64 = func(ev *fastEval) (int64, bool) {
+			v, ok := f(ev)
+			refund(ev)
+			return v, ok
+		}
+	}
+	if f := n.opt; f != nil {
+		out.opt = func(ev *fastEval) (any, bool, bool) {
+			v, has, ok := f(ev)
+			refund(ev)
+			return v, has, ok
+		}
+	}
+	return out
 }
 
 // relativeCost is what cel-go charges, beyond its qualifiers, for a chain of selections and
@@ -980,7 +1046,7 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 		}}
 	case "_?_:_":
 		cond := p.plan(args[0], false).bl
-		t, f := p.plan(args[1], patchOK), p.plan(args[2], patchOK)
+		t, f := p.planBranch(args[1], patchOK), p.planBranch(args[2], patchOK)
 		if isOptionalType(p.typeOf(e)) {
 			to, fo := t.opt, f.opt
 			return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
@@ -1510,9 +1576,25 @@ func (p *planner) planArith(fn string, args []celast.Expr) *pnode {
 func (p *planner) planIn(args []celast.Expr) *pnode {
 	x, cn := p.plan(args[0], false).val, p.plan(args[1], false)
 	c := cn.val
+	// cel-go turns `x in [constants]` into a set lookup, which costs nothing beyond x, and
+	// `x in []` into false, without evaluating x.
+	setLookup := false
 	if cn.isConst {
 		v := cn.constant
 		c = func(*fastEval) (any, bool) { return v, true }
+		if l, isList := v.([]any); isList {
+			if len(l) == 0 {
+				return &pnode{bl: func(*fastEval) (bool, bool) { return false, true }}
+			}
+			setLookup = true
+			for _, e := range l {
+				switch e.(type) {
+				case string, int64, bool, float64:
+				default:
+					setLookup = false
+				}
+			}
+		}
 	}
 	return &pnode{bl: func(ev *fastEval) (bool, bool) {
 		v, ok := x(ev)
@@ -1525,7 +1607,9 @@ func (p *planner) planIn(args []celast.Expr) *pnode {
 		}
 		switch t := cv.(type) {
 		case []any:
-			ev.cost += uint64(len(t))
+			if !setLookup {
+				ev.cost += uint64(len(t))
+			}
 			for _, e := range t {
 				if !checkNative(e) {
 					return false, false
@@ -1573,7 +1657,12 @@ func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
 		if !ok {
 			return nil, false, false
 		}
-		ev.cost += 1 + extra
+		// An optional qualifier that finds nothing costs nothing in cel-go (only the relative
+		// attribute's base, if any).
+		ev.cost += extra
+		if !optional {
+			ev.cost++
+		}
 		switch t := c.(type) {
 		case map[string]any:
 			ks, isStr := kv.(string)
@@ -1583,6 +1672,9 @@ func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
 			v, found := t[ks]
 			if !found {
 				return nil, false, optional
+			}
+			if optional {
+				ev.cost++
 			}
 			if xn.isConst {
 				v = deepCopy(v)
@@ -1595,6 +1687,9 @@ func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
 			}
 			if i < 0 || i >= int64(len(t)) {
 				return nil, false, optional
+			}
+			if optional {
+				ev.cost++
 			}
 			v := t[i]
 			if xn.isConst {
@@ -1625,7 +1720,7 @@ func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
 				return nil, false, false
 			}
 			if !has {
-				ev.cost += 1 + extra
+				ev.cost += extra
 				return nil, false, true
 			}
 			c = v
@@ -1657,11 +1752,12 @@ func (p *planner) planOptSelect(args []celast.Expr) *pnode {
 		if !isMap {
 			return nil, false, false
 		}
-		ev.cost += 1 + extra
+		ev.cost += extra
 		v, found := m[field]
 		if !found {
 			return nil, false, true
 		}
+		ev.cost++
 		return v, true, checkNative(v)
 	}
 	if isOptionalType(p.typeOf(args[0])) {
@@ -1672,7 +1768,7 @@ func (p *planner) planOptSelect(args []celast.Expr) *pnode {
 				return nil, false, false
 			}
 			if !has {
-				ev.cost += 1 + extra
+				ev.cost += extra
 				return nil, false, true
 			}
 			return sel(ev, v)

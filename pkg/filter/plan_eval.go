@@ -158,6 +158,9 @@ func (f *Filter) runFast(ctx context.Context, ev *evaluation, fe *fastEval, e *c
 		return nil, false
 	}
 	vs := fe.vars
+	for _, i := range vs.pending {
+		vs.slots[i].pending = false
+	}
 	vs.pending = vs.pending[:0]
 	fe.cost = 0
 	fe.limit = uint64(f.callLimit)
@@ -184,8 +187,9 @@ func (f *Filter) runFast(ctx context.Context, ev *evaluation, fe *fastEval, e *c
 		return nil, false
 	}
 	for _, i := range vs.pending {
-		vs.slots[i].charged = true
+		vs.slots[i].charged, vs.slots[i].pending = true, false
 	}
+	vs.pending = vs.pending[:0]
 	ev.remaining -= int64(total)
 	return v, true
 }
