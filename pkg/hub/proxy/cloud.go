@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +76,8 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 	}
 	// -1: flush every write, so watch events and log lines reach the client at once.
 	flushInterval, out := time.Duration(-1), w
-	if !upgrade && req.Verb != "watch" && req.Subresource == "" {
+	ends := !upgrade && req.Verb != "watch" && req.Subresource == ""
+	if ends {
 		// A response that ends when the upstream's does (a get, a list, a write's answer,
 		// discovery): flushing every read sent the headers and each piece of the body in a
 		// write of their own, the headers first from a timer goroutine ReverseProxy starts for
@@ -118,6 +122,9 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 			}
 		},
 		ModifyResponse: func(resp *http.Response) error {
+			if ends && r.Method == http.MethodGet && resp.StatusCode == http.StatusOK && resp.ContentLength < 0 {
+				readAhead(resp, readAheadLimit)
+			}
 			if req.Verb == "watch" && req.Done != nil {
 				resp.Body = newEndOnDone(resp.Body, req.Done)
 			}
@@ -147,6 +154,43 @@ func (s *CloudSource) Serve(w http.ResponseWriter, r *http.Request, req *Request
 		ErrorLog: nil,
 	}
 	p.ServeHTTP(out, r)
+}
+
+// readAheadLimit bounds what readAhead holds of one body: more than most single objects.
+const readAheadLimit = 128 << 10
+
+// readAhead reads a response body of unknown length (kube-apiserver sends objects of more than
+// 2 KiB chunked over HTTP/1.1) up to limit. A body that ends within it is passed on with its
+// Content-Length: the client gets it unchunked, and ReverseProxy, which flushes every write of
+// a body of unknown length from a timer goroutine of its own, just copies it. A longer body
+// (a list) is passed on as it comes, after the part read.
+func readAhead(resp *http.Response, limit int) {
+	buf := make([]byte, 0, 8<<10)
+	for len(buf) < limit {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(cap(buf), limit-len(buf)))
+		}
+		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			_ = resp.Body.Close()
+			resp.Body = io.NopCloser(bytes.NewReader(buf))
+			resp.ContentLength = int64(len(buf))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(buf)))
+			return
+		case err != nil:
+			// The client sees the body cut short, as it would have without reading ahead.
+			resp.Body = readAheadBody{Reader: io.MultiReader(bytes.NewReader(buf), &errReader{err: err}), Closer: resp.Body}
+			return
+		}
+	}
+	resp.Body = readAheadBody{Reader: io.MultiReader(bytes.NewReader(buf), resp.Body), Closer: resp.Body}
+}
+
+type readAheadBody struct {
+	io.Reader
+	io.Closer
 }
 
 // unflushed hides a ResponseWriter's Flush (and its other optional abilities) from
