@@ -2,8 +2,10 @@ package filter
 
 import (
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
@@ -656,6 +658,21 @@ func constantNode(v any) *pnode {
 	return &pnode{val: func(*fastEval) (any, bool) { return deepCopy(v), true }, constant: v, isConst: true}
 }
 
+// constNodeOf is the node of a constant: a scalar, or a list or map (constantNode).
+func constNodeOf(v any) *pnode {
+	switch t := v.(type) {
+	case string:
+		return &pnode{str: func(*fastEval) (string, bool) { return t, true }, val: func(*fastEval) (any, bool) { return v, true }}
+	case int64:
+		return &pnode{i64: func(*fastEval) (int64, bool) { return t, true }, val: func(*fastEval) (any, bool) { return v, true }}
+	case bool:
+		return &pnode{bl: func(*fastEval) (bool, bool) { return t, true }}
+	case []any, map[string]any:
+		return constantNode(v)
+	}
+	return &pnode{val: func(*fastEval) (any, bool) { return v, true }}
+}
+
 func deepCopy(v any) any {
 	switch t := v.(type) {
 	case []any:
@@ -705,6 +722,29 @@ func constantValue(e celast.Expr) (any, bool) {
 			out = append(out, v)
 		}
 		return out, true
+	case celast.CallKind:
+		// cel-go folds a type conversion of a constant into a constant (decOptimize): dyn
+		// and string of a string or an int are the ones modelled.
+		call := e.AsCall()
+		if call.IsMemberFunction() || len(call.Args()) != 1 {
+			return nil, false
+		}
+		v, ok := constantValue(call.Args()[0])
+		if !ok {
+			return nil, false
+		}
+		switch call.FunctionName() {
+		case "dyn":
+			return v, true
+		case "string":
+			switch t := v.(type) {
+			case string:
+				return t, true
+			case int64:
+				return strconv.FormatInt(t, 10), true
+			}
+		}
+		return nil, false
 	case celast.MapKind:
 		out := map[string]any{}
 		for _, en := range e.AsMap().Entries() {
@@ -734,30 +774,43 @@ func constantValue(e celast.Expr) (any, bool) {
 // replace.
 func (p *planner) planComprehension(e celast.Expr) *pnode {
 	c := e.AsComprehension()
-	if c.HasIterVar2() {
-		no()
-	}
+	// Two variables (transformList...): the index and the element of a list.
+	twoVars := c.HasIterVar2()
 	rangeType := p.typeOf(c.IterRange())
 	if rangeType != nil && rangeType.Kind() == celtypes.MapKind {
 		no()
 	}
 	iterRange := p.plan(c.IterRange(), false).val
-	iterSlot, accuSlot := p.nslots, p.nslots+1
-	p.nslots += 2
+	iterSlot, accuSlot, iter2Slot := p.nslots, p.nslots+1, p.nslots+2
+	p.nslots += 3
+	scopeLen := len(p.scope)
 	p.scope = append(p.scope, scopeVar{c.AccuVar(), accuSlot})
-	// The accumulator only: the result does not see the iteration variable.
+	// The accumulator only: the result does not see the iteration variables.
 	result := p.plan(c.Result(), false).val
 	p.scope = append(p.scope, scopeVar{c.IterVar(), iterSlot})
+	if twoVars {
+		p.scope = append(p.scope, scopeVar{c.IterVar2(), iter2Slot})
+	}
 	cond := p.plan(c.LoopCondition(), false).bl
 	elemStep := p.planAppendStep(c)
 	var step func(*fastEval) (any, bool)
 	var accuInit func(*fastEval) (any, bool)
 	if elemStep == nil {
 		step = p.plan(c.LoopStep(), false).val
-		p.scope = p.scope[:len(p.scope)-2]
+		p.scope = p.scope[:scopeLen]
 		accuInit = p.plan(c.AccuInit(), false).val
 	} else {
-		p.scope = p.scope[:len(p.scope)-2]
+		p.scope = p.scope[:scopeLen]
+	}
+	// bind sets the iteration variables to the i-th element x.
+	bind := func(ev *fastEval, i int, x any) {
+		ev.locals[iterSlot] = x
+	}
+	if twoVars {
+		bind = func(ev *fastEval, i int, x any) {
+			ev.locals[iterSlot] = int64(i)
+			ev.locals[iter2Slot] = x
+		}
 	}
 	iterate := func(ev *fastEval) ([]any, bool) {
 		r, ok := iterRange(ev)
@@ -775,11 +828,11 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			if len(list) > 0 {
 				acc = make([]any, 0, len(list))
 			}
-			for _, x := range list {
+			for i, x := range list {
 				if !checkNative(x) {
 					return nil, false
 				}
-				ev.locals[iterSlot] = x
+				bind(ev, i, x)
 				goOn, ok := cond(ev)
 				if !ok {
 					return nil, false
@@ -795,7 +848,7 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 					acc = append(acc, v)
 				}
 			}
-			ev.locals[iterSlot] = nil
+			ev.locals[iterSlot], ev.locals[iter2Slot] = nil, nil
 			if len(acc) == 0 {
 				ev.locals[accuSlot] = emptyList
 			} else {
@@ -814,11 +867,11 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			return nil, false
 		}
 		ev.locals[accuSlot] = accu
-		for _, x := range list {
+		for i, x := range list {
 			if !checkNative(x) {
 				return nil, false
 			}
-			ev.locals[iterSlot] = x
+			bind(ev, i, x)
 			goOn, ok := cond(ev)
 			if !ok {
 				return nil, false
@@ -832,7 +885,7 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			}
 			ev.locals[accuSlot] = a
 		}
-		ev.locals[iterSlot] = nil
+		ev.locals[iterSlot], ev.locals[iter2Slot] = nil, nil
 		return result(ev)
 	}}
 }
@@ -1012,6 +1065,11 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 	args := call.Args()
 	if call.IsMemberFunction() {
 		args = append([]celast.Expr{call.Target()}, args...)
+	}
+	if fn == "dyn" || fn == "string" {
+		if v, ok := constantValue(e); ok {
+			return constNodeOf(v)
+		}
 	}
 	switch fn {
 	case "_&&_", "_||_":
@@ -1263,6 +1321,8 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 			}
 			return f(a, b), true
 		}}
+	case "split", "trim", "substring", "lowerAscii", "upperAscii", "replace", "join", "matches":
+		return p.planStringFunction(e, fn, args)
 	case NodePoolFunction:
 		if len(args) != 1 || call.IsMemberFunction() {
 			no()
@@ -1306,6 +1366,239 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 	}
 	no()
 	return nil
+}
+
+// hasOverload says whether the checker resolved the call e to the overload id.
+func (p *planner) hasOverload(e celast.Expr, id string) bool {
+	for _, o := range p.ast.GetOverloadIDs(e.ID()) {
+		if o == id {
+			return true
+		}
+	}
+	return false
+}
+
+// planStringFunction plans the functions of cel-go's strings extension the built-in filters use,
+// and matches, charged as Kubernetes' cost estimator (or cel-go's default) charges them.
+func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Expr) *pnode {
+	strArg := func(i int) func(*fastEval) (string, bool) { return p.plan(args[i], false).str }
+	intArg := func(i int) func(*fastEval) (int64, bool) { return p.plan(args[i], false).i64 }
+	// traversal is ceil(len*factor*0.1), Kubernetes' cost of a function traversing its receiver.
+	traversal := func(n int, factor float64) uint64 {
+		return uint64(math.Ceil(float64(n) * factor * stringTraversalCostFactor))
+	}
+	str1 := func(f func(string) (string, bool)) *pnode {
+		x := strArg(0)
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			ev.cost += traversal(len(a), 1)
+			return f(a)
+		}}
+	}
+	switch {
+	case fn == "trim" && p.hasOverload(e, "string_trim"):
+		return str1(func(a string) (string, bool) { return strings.TrimSpace(a), true })
+	case fn == "lowerAscii" && p.hasOverload(e, "string_lower_ascii"):
+		return str1(func(a string) (string, bool) { return mapASCII(a, unicode.ToLower) })
+	case fn == "upperAscii" && p.hasOverload(e, "string_upper_ascii"):
+		return str1(func(a string) (string, bool) { return mapASCII(a, unicode.ToUpper) })
+	case fn == "substring" && p.hasOverload(e, "string_substring_int"):
+		x, start := strArg(0), intArg(1)
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			i, ok := start(ev)
+			if !ok || !utf8.ValidString(a) {
+				return "", false
+			}
+			ev.cost += traversal(len(a), 1)
+			runes := []rune(a)
+			if i < 0 || i > int64(len(runes)) {
+				return "", false
+			}
+			return string(runes[i:]), true
+		}}
+	case fn == "substring" && p.hasOverload(e, "string_substring_int_int"):
+		x, start, end := strArg(0), intArg(1), intArg(2)
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			i, ok := start(ev)
+			if !ok {
+				return "", false
+			}
+			j, ok := end(ev)
+			if !ok || !utf8.ValidString(a) {
+				return "", false
+			}
+			ev.cost += traversal(len(a), 1)
+			runes := []rune(a)
+			if i > j || i < 0 || i > int64(len(runes)) || j < 0 || j > int64(len(runes)) {
+				return "", false
+			}
+			return string(runes[i:j]), true
+		}}
+	case fn == "split" && p.hasOverload(e, "string_split_string"):
+		x, sep := strArg(0), strArg(1)
+		return &pnode{val: func(ev *fastEval) (any, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return nil, false
+			}
+			b, ok := sep(ev)
+			if !ok {
+				return nil, false
+			}
+			ev.cost += traversal(len(a), 2)
+			parts := strings.Split(a, b)
+			out := make([]any, len(parts))
+			for i, s := range parts {
+				out[i] = s
+			}
+			return out, true
+		}}
+	case fn == "replace" && p.hasOverload(e, "string_replace_string_string"):
+		x, old, repl := strArg(0), strArg(1), strArg(2)
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			o, ok := old(ev)
+			if !ok {
+				return "", false
+			}
+			r, ok := repl(ev)
+			if !ok {
+				return "", false
+			}
+			ev.cost += traversal(len(a), 2)
+			return strings.ReplaceAll(a, o, r), true
+		}}
+	case fn == "replace" && p.hasOverload(e, "string_replace_string_string_int"):
+		x, old, repl, n := strArg(0), strArg(1), strArg(2), intArg(3)
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return "", false
+			}
+			o, ok := old(ev)
+			if !ok {
+				return "", false
+			}
+			r, ok := repl(ev)
+			if !ok {
+				return "", false
+			}
+			c, ok := n(ev)
+			if !ok || c != int64(int(c)) {
+				return "", false
+			}
+			ev.cost += traversal(len(a), 2)
+			return strings.Replace(a, o, r, int(c)), true
+		}}
+	case fn == "join" && (p.hasOverload(e, "list_join") || p.hasOverload(e, "list_join_string")):
+		x := p.plan(args[0], false).val
+		var sep func(*fastEval) (string, bool)
+		if len(args) == 2 {
+			sep = strArg(1)
+		} else {
+			sep = func(*fastEval) (string, bool) { return "", true }
+		}
+		return &pnode{str: func(ev *fastEval) (string, bool) {
+			v, ok := x(ev)
+			l, isList := v.([]any)
+			if !ok || !isList {
+				return "", false
+			}
+			d, ok := sep(ev)
+			if !ok {
+				return "", false
+			}
+			var sb strings.Builder
+			for i, el := range l {
+				s, isStr := el.(string)
+				if !isStr {
+					return "", false
+				}
+				if i > 0 {
+					sb.WriteString(d)
+				}
+				sb.WriteString(s)
+			}
+			out := sb.String()
+			ev.cost += traversal(len(out), 2)
+			return out, true
+		}}
+	case fn == "matches" && len(args) == 2:
+		x := strArg(0)
+		// cel-go's default cost: ceil((1+len(s))*0.1) * ceil(len(re)*0.25).
+		cost := func(s, re string) uint64 {
+			return uint64(math.Ceil((1.0+float64(len(s)))*stringTraversalCostFactor)) *
+				uint64(math.Ceil(float64(len(re))*regexStringLengthCostFactor))
+		}
+		if c, ok := constantValue(args[1]); ok {
+			pattern, isStr := c.(string)
+			if !isStr {
+				no()
+			}
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				no()
+			}
+			return &pnode{bl: func(ev *fastEval) (bool, bool) {
+				a, ok := x(ev)
+				if !ok {
+					return false, false
+				}
+				ev.cost += cost(a, pattern)
+				return re.MatchString(a), true
+			}}
+		}
+		y := strArg(1)
+		return &pnode{bl: func(ev *fastEval) (bool, bool) {
+			a, ok := x(ev)
+			if !ok {
+				return false, false
+			}
+			pattern, ok := y(ev)
+			if !ok {
+				return false, false
+			}
+			re, err := regexp.Compile(pattern)
+			if err != nil {
+				return false, false
+			}
+			ev.cost += cost(a, pattern)
+			return re.MatchString(a), true
+		}}
+	}
+	no()
+	return nil
+}
+
+const regexStringLengthCostFactor = 0.25
+
+// mapASCII is cel-go's lowerASCII/upperASCII: ASCII runes mapped, others kept; invalid UTF-8
+// (which cel-go would replace) is not modelled.
+func mapASCII(s string, f func(rune) rune) (string, bool) {
+	if !utf8.ValidString(s) {
+		return "", false
+	}
+	runes := []rune(s)
+	for i, r := range runes {
+		if r <= unicode.MaxASCII {
+			runes[i] = f(r)
+		}
+	}
+	return string(runes), true
 }
 
 // sizeOf is cel-go's actualSize, with strings measured in bytes (at least their rune count).

@@ -56,7 +56,26 @@ func (g *exprGen) rawExpr(depth int) string {
 		return g.atom()
 	}
 	d := depth - 1
-	switch g.next(34) {
+	switch g.next(41) {
+	case 34:
+		return g.expr(d) + ".split(" + g.expr(d) + ")"
+	case 35:
+		return g.expr(d) + ".trim()"
+	case 36:
+		return g.expr(d) + ".substring(" + g.expr(d) + ")"
+	case 37:
+		return g.expr(d) + ".join(" + g.expr(d) + ")"
+	case 38:
+		return g.expr(d) + ".matches(" + []string{"'^w'", "'['", "'e.*'", g.expr(d)}[g.next(4)] + ")"
+	case 39:
+		return g.expr(d) + ".lowerAscii().replace(" + g.expr(d) + ", " + g.expr(d) + ")"
+	case 40:
+		v, w := fmt.Sprintf("x%d", len(g.vars)), fmt.Sprintf("x%d", len(g.vars)+1)
+		r := g.expr(d)
+		g.vars = append(g.vars, v, w)
+		cond, body := g.expr(d), g.expr(d)
+		g.vars = g.vars[:len(g.vars)-2]
+		return r + ".transformList(" + v + ", " + w + ", " + cond + ", " + body + ")"
 	case 0:
 		return "!" + g.expr(d)
 	case 1:
