@@ -31,4 +31,15 @@
 // re-run on open watches when a Service changes. List/watch semantics (DELETED for a seen
 // object that is now dropped, ADDED when it stops being dropped, bookmarks untouched) and
 // encoding are the hub's.
+//
+// Evaluation: each expression is compiled twice, into a cel-go program and, when it stays
+// within a subset of CEL (plan.go: selections and optionals, literals, comprehensions over
+// lists, comparisons, integer arithmetic, the strings extension, nodePool, service, JSONPatch
+// literals), into a fast plan: Go closures over the unstructured content that neither box
+// values into ref.Val nor track cost step by step. A plan gives the expression back to its
+// cel-go program whenever cel-go's semantics are not obviously its own (errors, unexpected
+// types, overflow...), so results and error messages are cel-go's; it counts at least the cost
+// cel-go would, and a filter whose budget runs out is evaluated again by cel-go alone. Result.Cost
+// may therefore be an upper bound (it is exact for the built-in filters). FuzzPlanDifferential
+// checks plans against cel-go.
 package filter

@@ -1341,7 +1341,8 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 		}
 		no()
 	case "startsWith", "endsWith", "contains":
-		if !call.IsMemberFunction() || len(args) != 2 {
+		want := map[string]string{"startsWith": "starts_with_string", "endsWith": "ends_with_string", "contains": "contains_string"}[fn]
+		if !call.IsMemberFunction() || len(args) != 2 || !p.hasOverload(e, want) {
 			no()
 		}
 		s, sub := p.plan(args[0], false).str, p.plan(args[1], false).str
@@ -1587,7 +1588,7 @@ func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Exp
 			ev.cost += traversal(len(out), 2)
 			return out, true
 		}}
-	case fn == "matches" && len(args) == 2:
+	case fn == "matches" && len(args) == 2 && (p.hasOverload(e, "matches_string") || p.hasOverload(e, "matches")):
 		x := strArg(0)
 		// cel-go's default cost: ceil((1+len(s))*0.1) * ceil(len(re)*0.25).
 		cost := func(s, re string) uint64 {
