@@ -132,13 +132,53 @@ func (r *fastRun) failed(err error) (Result, error, bool) {
 func (r *fastRun) activation() *activation {
 	if r.act == nil {
 		r.act = r.ev.newActivation(r.ctx, r.current.Object, r.in)
+		for i := range r.vars.slots {
+			r.shareVariable(i)
+		}
 	}
 	return r.act
+}
+
+// shareVariable gives the cel-go activation the value a plan computed for variable i, once its
+// cost is charged, so that cel-go neither evaluates nor charges it again (as it would not have
+// had it evaluated the expression that read it first).
+func (r *fastRun) shareVariable(i int) {
+	slot := &r.vars.slots[i]
+	if r.act == nil || slot.state != 1 || !slot.charged || r.act.variables.values[i] != nil {
+		return
+	}
+	if v, ok := refValOf(slot.val); ok {
+		r.act.variables.values[i] = v
+	}
+}
+
+// refValOf is the CEL value of a plan's value: what cel-go's adapter makes of unstructured
+// content (unstructuredval.go), and optionals.
+func refValOf(v any) (ref.Val, bool) {
+	switch t := v.(type) {
+	case *optVal:
+		if !t.has {
+			return celtypes.OptionalNone, true
+		}
+		inner, ok := refValOf(t.v)
+		if !ok {
+			return nil, false
+		}
+		return celtypes.OptionalOf(inner), true
+	case *patchOp:
+		return nil, false
+	}
+	return unstructuredValue(v), true
 }
 
 // run evaluates one expression: fast if it can, else with cel-go. native is set when fast.
 func (r *fastRun) run(e *compiledExpression) (native any, val ref.Val, fast bool, err error) {
 	if v, done := r.f.runFast(r.ctx, &r.ev, &r.fe, e); done {
+		if r.act != nil {
+			for i := range r.vars.slots {
+				r.shareVariable(i)
+			}
+		}
 		return v, nil, true, nil
 	}
 	val, err = r.ev.eval(r.ctx, r.activation(), e)

@@ -198,13 +198,16 @@ func FuzzPlanDifferential(f *testing.F) {
 		obj := g.object()
 		rf := newFilter("diff", func(s *appsv1alpha1.ResponseFilterSpec) {
 			s.Variables = []appsv1alpha1.Variable{{Name: "v", Expression: v}}
+			// Read v first (fast if it has a plan), so that a cel-go expression reading it
+			// after gets the plan's value.
+			s.MatchConditions = []appsv1alpha1.MatchCondition{{Name: "reads-v", Expression: "size([variables.v]) > 0"}}
 			switch form % 3 {
 			case 0:
 				s.Keep = "dyn(" + expr + ") == true"
 			case 1:
 				s.Mutations = []appsv1alpha1.Mutation{jsonPatch("[JSONPatch{op: 'add', path: '/result', value: " + expr + "}]")}
 			default:
-				s.MatchConditions = []appsv1alpha1.MatchCondition{{Name: "c", Expression: "dyn(" + expr + ") != false"}}
+				s.MatchConditions = append(s.MatchConditions, appsv1alpha1.MatchCondition{Name: "c", Expression: "dyn(" + expr + ") != false"})
 			}
 		})
 		fast, errs1 := cf.Compile(rf)
@@ -243,6 +246,9 @@ func TestPlanDifferentialSample(t *testing.T) {
 		v, expr, obj := g.expr(2), g.expr(3), g.object()
 		rf := newFilter("diff", func(s *appsv1alpha1.ResponseFilterSpec) {
 			s.Variables = []appsv1alpha1.Variable{{Name: "v", Expression: v}}
+			if i%3 == 0 {
+				s.MatchConditions = []appsv1alpha1.MatchCondition{{Name: "reads-v", Expression: "size([variables.v]) > 0"}}
+			}
 			if i%2 == 0 {
 				s.Keep = "dyn(" + expr + ") == true"
 			} else {
