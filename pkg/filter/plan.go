@@ -27,15 +27,20 @@ import (
 //     equality across int and double, a duplicate map key, a cancelled context. The expression is
 //     then evaluated by its cel-go program, so results and error messages are cel-go's. Reading
 //     is pure, so evaluating again is safe.
-//   - Cost: every step charges at least what cel-go's runtime cost tracker charges for it
-//     (interpreter/runtimecost.go with Kubernetes' library.CostEstimator, presence tests free):
-//     identifiers, selections and indexing 1, list literals 10, map literals 30, struct literals
-//     40, calls as costCall (string equality and comparison ceil(min(len)*0.1), concatenation
-//     ceil((len+len)*0.1), `in` a list its size, others 1), with string sizes in bytes (at least
-//     cel-go's rune counts). When the count would pass the per-expression limit or the filter's
-//     remaining budget, the plan bails; the filter evaluation is then redone by cel-go alone, so
-//     a budget error is cel-go's own. Result.Cost is thus an upper bound of cel-go's cost (equal
-//     for the built-in filters; see TestPlanCostMatchesCEL).
+//   - Cost: every step charges what cel-go's runtime cost tracker charges for it
+//     (interpreter/runtimecost.go with Kubernetes' library.CostEstimator, presence tests free),
+//     or more: identifiers, selections and indexes 1 (optional ones that find nothing 0, a
+//     chain on a non-attribute operand 1 more, an attribute branch of a conditional 1 less),
+//     list literals 10, map literals 30, struct literals 40, literals of constants and type
+//     conversions of constants 0 (cel-go folds them), comprehension steps as the macro's
+//     expansion, calls as costCall or Kubernetes' estimator (string equality and comparison
+//     ceil(min(len)*0.1), concatenation ceil((len+len)*0.1), `in` a list its size, in a list of
+//     constants 0, split and replace ceil(len*0.2), others 1...), with string sizes in bytes
+//     (at least cel-go's rune counts). When the count would pass the per-expression limit or
+//     the filter's remaining budget, the plan bails; if cel-go then finds the budget exceeded,
+//     the filter evaluation is redone by cel-go alone, so a budget error is cel-go's own.
+//     Result.Cost is thus at least cel-go's cost; it is equal for the built-in filters
+//     (TestPlanBuiltinFilters), and the differential tests check that it is never less.
 
 // pnode is a planned expression. val is always set; the typed forms are set when the checker
 // knows the type, to avoid boxing strings and bools into interfaces, and opt for optionals.

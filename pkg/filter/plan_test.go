@@ -306,3 +306,48 @@ func TestPlanExpressions(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanBudget runs planned filters near and over their budget: the same results and errors as
+// cel-go's (a budget error is cel-go's own: the evaluation is redone by cel-go alone).
+func TestPlanBudget(t *testing.T) {
+	obj := service("a", nil)
+	var ports []any
+	for i := 0; i < 300; i++ {
+		ports = append(ports, map[string]any{"port": int64(i), "name": fmt.Sprintf("p%d", i)})
+	}
+	obj.Object["spec"].(map[string]any)["ports"] = ports
+	specs := []func(s *appsv1alpha1.ResponseFilterSpec){
+		func(s *appsv1alpha1.ResponseFilterSpec) {
+			s.Variables = []appsv1alpha1.Variable{{Name: "n", Expression: "object.spec.ports.filter(p, p.port > 10).size()"}}
+			s.MatchConditions = []appsv1alpha1.MatchCondition{{Name: "a", Expression: "variables.n >= 0"}}
+			s.Keep = "object.spec.ports.all(p, p.port >= 0)"
+		},
+		func(s *appsv1alpha1.ResponseFilterSpec) {
+			s.Keep = "object.spec.ports.all(p, object.spec.ports.exists(q, q.port == p.port))"
+		},
+		func(s *appsv1alpha1.ResponseFilterSpec) {
+			s.Mutations = []appsv1alpha1.Mutation{jsonPatch("[JSONPatch{op: 'add', path: '/spec/ports', value: object.spec.ports.map(p, {'name': dyn(p.name + '-x'), 'port': dyn(p.port + 1)})}]")}
+		},
+		func(s *appsv1alpha1.ResponseFilterSpec) {
+			// A variable read by a planned and an unplanned expression.
+			s.Variables = []appsv1alpha1.Variable{{Name: "names", Expression: "object.spec.ports.map(p, p.name)"}}
+			s.MatchConditions = []appsv1alpha1.MatchCondition{{Name: "a", Expression: "size(variables.names) > 0"}}
+			s.Keep = "variables.names.exists(n, n.indexOf('9') >= 0)"
+		},
+	}
+	for i, spec := range specs {
+		for _, budget := range []int64{50, 500, 2000, 5000, 20000, 100000} {
+			fast, slow := compilePair(t, newFilter("budget", spec), CompilerOptions{RuntimeCostBudget: budget})
+			if len(planned(fast)) == 0 {
+				t.Fatalf("filter %d: nothing planned", i)
+			}
+			diff, rf, rs := sameEvaluation(fast, slow, obj, svcList, Node{Name: "n1"})
+			if diff != "" {
+				t.Errorf("filter %d, budget %d: %s", i, budget, diff)
+			}
+			if rf.Cost != rs.Cost {
+				t.Errorf("filter %d, budget %d: cost %d, cel-go %d", i, budget, rf.Cost, rs.Cost)
+			}
+		}
+	}
+}
