@@ -351,3 +351,33 @@ func TestPlanBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanConcurrent evaluates one planned filter from several goroutines (a Filter is safe for
+// concurrent use: plans share only read-only state; run with -race).
+func TestPlanConcurrent(t *testing.T) {
+	fast, slow := compilePair(t, loadArtifact(t, "servicetopology"), CompilerOptions{Lookup: topologyLookup()})
+	req := Request{UserAgent: "kube-proxy", Verb: "list", Group: "discovery.k8s.io", Version: "v1", Resource: "endpointslices"}
+	var objs []*unstructured.Unstructured
+	for _, s := range []string{"svc-hostname", "svc-nodepool", "svc-zone", "svc-none"} {
+		objs = append(objs, mustObjectFrom(slice(s, "n1", "n2", "n3", "")))
+	}
+	errs := make(chan string, 8)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			for i := 0; i < 200; i++ {
+				obj := objs[(g+i)%len(objs)]
+				node := Node{Name: fmt.Sprintf("n%d", 1+i%3), Pool: "pool-a"}
+				if diff, _, _ := sameEvaluation(fast, slow, obj, req, node); diff != "" {
+					errs <- diff
+					return
+				}
+			}
+			errs <- ""
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if d := <-errs; d != "" {
+			t.Error(d)
+		}
+	}
+}
