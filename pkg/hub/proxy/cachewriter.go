@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"io"
 	"iter"
 	"sync"
 
 	"google.golang.org/protobuf/encoding/protowire"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/klog/v2"
 
@@ -61,9 +63,12 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 	key := memoKeyOf(w.req)
 	digest, withoutMeta := bodyDigest(data, contentType, w.req.Verb == "list")
 	before := w.store.Generation(w.req.Resource)
+	last, unchanged := w.queue.bodies.unchanged(key, digest, before)
+	info := codec.ListInfo{APIVersion: last.apiVersion, Kind: last.kind}
 	switch {
-	case !w.queue.bodies.unchanged(key, digest, before):
-		if !w.store1Decoded(data, contentType) {
+	case !unchanged:
+		var ok bool
+		if info, ok = w.store1Decoded(data, contentType); !ok {
 			w.queue.bodies.forget(key)
 			return
 		}
@@ -72,10 +77,9 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 		return
 	default:
 		// The same items, the list's resourceVersion perhaps not (it moves with every write
-		// anywhere in the cluster): record only that, which needs only the list's metadata
-		// decoded.
-		info, _, err := codec.DecodeListItems(data, contentType)
-		if err == nil {
+		// anywhere in the cluster): record only that, read from the list's metadata alone.
+		var err error
+		if info.ResourceVersion, err = protobufListResourceVersion(data); err == nil {
 			err = w.store.PutListMeta(w.req.Resource, cache.ListMeta{APIVersion: info.APIVersion, Kind: info.Kind, ResourceVersion: info.ResourceVersion})
 		}
 		w.result(err, "Caching a list's resourceVersion")
@@ -87,25 +91,49 @@ func (w *cacheWriter) store1(data []byte, contentType string) {
 	// Writes after this write (the queue is the resource's only writer), drops from before it:
 	// a corrupt entry dropped meanwhile may have been one just written.
 	after := w.store.Generation(w.req.Resource)
-	w.queue.bodies.remember(key, digest, cache.Generation{Writes: after.Writes, Drops: before.Drops})
+	w.queue.bodies.remember(key, memoEntry{
+		digest: digest, gen: cache.Generation{Writes: after.Writes, Drops: before.Drops},
+		size: len(data), apiVersion: info.APIVersion, kind: info.Kind,
+	})
 }
 
-// store1Decoded decodes and stores a get or list body; it reports success.
-func (w *cacheWriter) store1Decoded(data []byte, contentType string) bool {
+// protobufListResourceVersion reads the resourceVersion of a protobuf list from its ListMeta
+// alone (protobufListMeta), without unwrapping the rest of the body.
+func protobufListResourceVersion(data []byte) (string, error) {
+	start, end, ok := protobufListMeta(data)
+	if !ok {
+		return "", errors.New("a protobuf list without list metadata")
+	}
+	field := data[start:end]
+	_, _, n := protowire.ConsumeTag(field)
+	value, m := protowire.ConsumeBytes(field[n:])
+	if n < 0 || m < 0 {
+		return "", errors.New("malformed protobuf list metadata")
+	}
+	var lm metav1.ListMeta
+	if err := lm.Unmarshal(value); err != nil {
+		return "", fmt.Errorf("decoding a protobuf list's metadata: %w", err)
+	}
+	return lm.ResourceVersion, nil
+}
+
+// store1Decoded decodes and stores a get or list body; it reports success, and a list's own
+// metadata.
+func (w *cacheWriter) store1Decoded(data []byte, contentType string) (codec.ListInfo, bool) {
 	if w.req.Verb == "get" {
 		it, err := codec.DecodeItem(data, contentType)
 		if err != nil {
 			w.result(err, "Decoding a get response for the cache")
-			return false
+			return codec.ListInfo{}, false
 		}
 		err = w.store.PutEncoded(w.req.Resource, encoded(it))
 		w.result(err, "Caching a get response")
-		return err == nil
+		return codec.ListInfo{}, err == nil
 	}
 	info, items, err := codec.DecodeListItems(data, contentType)
 	if err != nil {
 		w.result(err, "Decoding a list response for the cache")
-		return false
+		return info, false
 	}
 	if w.req.Paged || info.Continue != "" {
 		// One page of many: add what it holds, remove nothing.
@@ -115,18 +143,18 @@ func (w *cacheWriter) store1Decoded(data []byte, contentType string) bool {
 			}
 			if err != nil {
 				w.result(err, "Caching a list page")
-				return false
+				return info, false
 			}
 		}
 	} else if err := w.store.ReplaceEncoded(w.req.Resource, w.req.Namespace, w.matches, encodedSeq(items)); err != nil {
 		w.result(err, "Caching a list response")
-		return false
+		return info, false
 	}
 	err = w.store.PutListMeta(w.req.Resource, cache.ListMeta{
 		APIVersion: info.APIVersion, Kind: info.Kind, ResourceVersion: info.ResourceVersion,
 	})
 	w.result(err, "Caching a list's resourceVersion")
-	return err == nil
+	return info, err == nil
 }
 
 // bodyMemo remembers, per request shape, a digest of the last whole get or list body applied
@@ -148,6 +176,9 @@ type memoKey struct {
 type memoEntry struct {
 	digest uint64
 	gen    cache.Generation
+	// size is the body's, to size the copy of the next one; apiVersion and kind are a list's.
+	size             int
+	apiVersion, kind string
 }
 
 // maxMemo bounds the memo (one entry per object got or list shape); beyond it the memo starts
@@ -226,20 +257,28 @@ func protobufListMeta(data []byte) (start, end int, ok bool) {
 	return 0, 0, false
 }
 
-func (b *bodyMemo) unchanged(k memoKey, digest uint64, gen cache.Generation) bool {
+// unchanged returns what was remembered for k and whether it has digest and gen.
+func (b *bodyMemo) unchanged(k memoKey, digest uint64, gen cache.Generation) (memoEntry, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	e, ok := b.m[k]
-	return ok && e.digest == digest && e.gen == gen
+	return e, ok && e.digest == digest && e.gen == gen
 }
 
-func (b *bodyMemo) remember(k memoKey, digest uint64, gen cache.Generation) {
+// sizeHint is the size of the last body remembered for k, 0 if none.
+func (b *bodyMemo) sizeHint(k memoKey) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.m[k].size
+}
+
+func (b *bodyMemo) remember(k memoKey, e memoEntry) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.m == nil || len(b.m) >= maxMemo {
 		b.m = map[memoKey]memoEntry{}
 	}
-	b.m[k] = memoEntry{digest: digest, gen: gen}
+	b.m[k] = e
 }
 
 func (b *bodyMemo) forget(k memoKey) {

@@ -121,7 +121,8 @@ func TestCacheWriterSkipsOnlyUnchangedRepeats(t *testing.T) {
 	}
 	gen := store.Generation(servicesRes)
 	get.store1(data, ct)
-	if d, _ := bodyDigest(data, ct, false); store.Generation(servicesRes) != gen || !q.bodies.unchanged(memoKeyOf(get.req), d, gen) {
+	d, _ := bodyDigest(data, ct, false)
+	if _, same := q.bodies.unchanged(memoKeyOf(get.req), d, gen); store.Generation(servicesRes) != gen || !same {
 		t.Fatal("an identical repeat was not recognised")
 	}
 
@@ -185,9 +186,15 @@ func TestCacheWriterSkipsOnlyUnchangedRepeats(t *testing.T) {
 		if start, end, ok := protobufListMeta(newer); ok != protobuf || ok && (!bytes.Contains(newer[start:end], []byte("1234567")) || bytes.Contains(newer[start:end], []byte("default"))) {
 			t.Fatalf("protobuf %v: list metadata found %v at %d-%d: %q", protobuf, ok, start, end, newer[start:end])
 		}
+		if rv, err := protobufListResourceVersion(newer); protobuf && (err != nil || rv != "1234567") {
+			t.Fatalf("the resourceVersion read from the list metadata alone: %q, %v", rv, err)
+		}
 		list.store1(newer, nct)
 		if got := listRV(); got != "1234567" {
 			t.Fatalf("protobuf %v: list resourceVersion after a relist with the same items: %s", protobuf, got)
+		}
+		if meta, _ := store.ListMeta(servicesRes); meta.Kind != "ServiceList" || meta.APIVersion != "v1" {
+			t.Fatalf("protobuf %v: list meta after a relist with the same items: %+v", protobuf, meta)
 		}
 		// Another item, at yet another resourceVersion: written.
 		changed, cct := encodeList("1234568", protobuf, service("a", "5"), service("c", "8"))

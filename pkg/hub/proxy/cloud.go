@@ -213,7 +213,13 @@ func (s *CloudSource) teeIntoCache(ctx context.Context, resp *http.Response, req
 	default:
 		// The slot is taken now, before the client has the body and can send its next request.
 		release := s.writes.reserve(req.Resource)
-		resp.Body = &bufferedTee{body: resp.Body, buf: sized(resp.ContentLength), release: release, done: func(data []byte) func() {
+		size := resp.ContentLength
+		if size < 0 && !req.Paged {
+			// A list, usually: as long as the last one, give or take, not grown by doubling.
+			size = int64(s.writes.bodies.sizeHint(memoKeyOf(req)))
+			size += size / 8
+		}
+		resp.Body = &bufferedTee{body: resp.Body, buf: sized(size), release: release, done: func(data []byte) func() {
 			return func() { w.store1(data, ct) }
 		}}
 	}

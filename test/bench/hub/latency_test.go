@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,8 +44,9 @@ type path struct {
 //
 // Two environment variables help find and check latency work: BENCH_HUB_ROOT names a directory
 // whose bin/yurthub is measured instead of this repository's (a baseline build, so both can be
-// compared on the same stack), and BENCH_HUB_PROFILE a directory where the hub's CPU profile
-// during the protobuf gets is written (hub-get-cpu.pprof, from its /debug/pprof).
+// compared on the same stack), and BENCH_HUB_PROFILE a directory where the hub's CPU profiles
+// during the protobuf gets and the lists are written (hub-get-cpu.pprof, hub-list-cpu.pprof,
+// from its /debug/pprof).
 func BenchmarkHubLatency(b *testing.B) {
 	stack, _ := setup(b)
 	root := filepathRoot(b)
@@ -99,7 +101,7 @@ func BenchmarkHubLatency(b *testing.B) {
 	loadBefore := loadAverage()
 	for b.Loop() {
 		var err error
-		stopProfile := profileHub(b, hub, "hub-get-cpu.pprof")
+		stopProfile := profileHub(b, hub, "hub-get-cpu.pprof", 5)
 		if getTimes, _, err = measure(paths, getPath, protobuf, warmupGets, getRounds); err != nil {
 			b.Fatal(err)
 		}
@@ -107,9 +109,11 @@ func BenchmarkHubLatency(b *testing.B) {
 		if jsonGetTimes, _, err = measure(paths, getPath, "application/json", warmupGets, getRounds); err != nil {
 			b.Fatal(err)
 		}
+		stopProfile = profileHub(b, hub, "hub-list-cpu.pprof", 10)
 		if listTimes, listBytes, err = measure(paths, listPath, protobuf, warmupLists, listRounds); err != nil {
 			b.Fatal(err)
 		}
+		stopProfile()
 	}
 	loadAfter := loadAverage()
 	if err := hub.exited(); err != nil {
@@ -169,9 +173,10 @@ func loadAverage() string {
 
 func shortName(i int) string { return []string{"direct", "hub", "hub-uncached"}[i] }
 
-// profileHub starts fetching the hub's CPU profile (for as long as the protobuf gets take on
-// a quiet machine) into $BENCH_HUB_PROFILE/name, if set; the returned func waits for it.
-func profileHub(b *testing.B, hub *hubProc, name string) (wait func()) {
+// profileHub starts fetching the hub's CPU profile for the given seconds (about as long as
+// the protobuf gets, or the lists, take on a quiet machine) into $BENCH_HUB_PROFILE/name, if
+// set; the returned func waits for it.
+func profileHub(b *testing.B, hub *hubProc, name string, seconds int) (wait func()) {
 	dir := os.Getenv("BENCH_HUB_PROFILE")
 	if dir == "" {
 		return func() {}
@@ -179,7 +184,7 @@ func profileHub(b *testing.B, hub *hubProc, name string) (wait func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(hub.serverURL + "/debug/pprof/profile?seconds=5")
+		resp, err := http.Get(hub.serverURL + "/debug/pprof/profile?seconds=" + strconv.Itoa(seconds))
 		if err != nil {
 			b.Logf("profiling the hub: %v", err)
 			return
