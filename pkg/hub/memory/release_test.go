@@ -5,20 +5,9 @@ import (
 	"testing"
 
 	"k8s.io/klog/v2/ktesting"
-)
 
-func TestReadUsage(t *testing.T) {
-	u, err := ReadUsage(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.RSS <= 0 || u.Anon <= 0 || u.File <= 0 || u.Anon+u.File > u.RSS+(1<<20) {
-		t.Errorf("implausible usage %+v", u)
-	}
-	if _, err := ReadUsage(1 << 30); err == nil {
-		t.Error("reading a process that does not exist: no error")
-	}
-}
+	"github.com/yurt-edge/yurt/pkg/procstatus"
+)
 
 // TestPageOutExecutable checks that the executable's pages leave the resident set and that the
 // process runs on (the pages it uses come back).
@@ -26,7 +15,7 @@ func TestPageOutExecutable(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("MADV_PAGEOUT is Linux-only; elsewhere ReleaseStartup releases only the heap")
 	}
-	before, err := ReadUsage(0)
+	before, err := procstatus.Read(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +26,7 @@ func TestPageOutExecutable(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no read-only mapping of the executable was found")
 	}
-	after, err := ReadUsage(0)
+	after, err := procstatus.Read(0)
 	if err != nil {
 		t.Fatal(err)
 	}

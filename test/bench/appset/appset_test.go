@@ -38,6 +38,7 @@ import (
 	yurtclient "github.com/yurt-edge/yurt/generated/clientset/versioned"
 	"github.com/yurt-edge/yurt/pkg/controller/workload"
 	"github.com/yurt-edge/yurt/pkg/localstack"
+	"github.com/yurt-edge/yurt/pkg/procstatus"
 )
 
 const (
@@ -371,18 +372,11 @@ lines:
 }
 
 func rssMiB(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := procstatus.Read(pid)
 	if err != nil {
 		return "?"
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.Atoi(f[1])
-			return fmt.Sprintf("%.0f MiB", float64(kb)/1024)
-		}
-	}
-	return "?"
+	return fmt.Sprintf("%.0f MiB", float64(m.RSS)/(1<<20))
 }
 
 func writeReport(b *testing.B, rows []string) {

@@ -1,7 +1,6 @@
 package coordinator_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -25,6 +24,7 @@ import (
 	ct "github.com/yurt-edge/yurt/pkg/coordinator/coordinatortest"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 	"github.com/yurt-edge/yurt/pkg/coordinator/store"
+	"github.com/yurt-edge/yurt/pkg/procstatus"
 )
 
 const (
@@ -532,34 +532,8 @@ func startProcess(b *testing.B, bin string, args []string, endpoint, logFile str
 
 // readStatus reads a process's memory figures from /proc.
 func readStatus(pid int) (sample, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return sample{}, err
-	}
-	defer f.Close()
-	var s sample
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
-			continue
-		}
-		kb, err := strconv.ParseInt(fields[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch fields[0] {
-		case "VmRSS:":
-			s.rss = kb << 10
-		case "VmHWM:":
-			s.hwm = kb << 10
-		case "RssAnon:":
-			s.anon = kb << 10
-		case "RssFile:":
-			s.file = kb << 10
-		}
-	}
-	return s, sc.Err()
+	m, err := procstatus.Read(pid)
+	return sample{rss: m.RSS, hwm: m.Peak, anon: m.Anon, file: m.File}, err
 }
 
 func orNone(d time.Duration) string {

@@ -16,8 +16,8 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	hubmemory "github.com/yurt-edge/yurt/pkg/hub/memory"
 	"github.com/yurt-edge/yurt/pkg/localstack"
+	"github.com/yurt-edge/yurt/pkg/procstatus"
 )
 
 // kubeProxyUA is what kube-proxy v1.36.3 sends; the hub tells components apart by the part
@@ -153,32 +153,8 @@ func (h *hubProc) exited() error {
 	}
 }
 
-// memory is a process's resident set size now (with its anonymous and file-backed parts) and
-// its peak, in bytes.
-type memory struct{ rss, anon, file, peak int64 }
-
-func readMemory(pid int) (memory, error) {
-	u, err := hubmemory.ReadUsage(pid)
-	if err != nil {
-		return memory{}, err
-	}
-	m := memory{rss: u.RSS, anon: u.Anon, file: u.File}
-	// VmHWM, the peak, is not part of Usage.
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return m, err
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if fields := strings.Fields(line); len(fields) == 3 && fields[0] == "VmHWM:" {
-			v, err := strconv.ParseInt(fields[1], 10, 64)
-			if err != nil {
-				return m, fmt.Errorf("VmHWM %q: %w", fields[1], err)
-			}
-			m.peak = v << 10
-		}
-	}
-	return m, nil
-}
+// readMemory reads a process's memory.
+func readMemory(pid int) (procstatus.Memory, error) { return procstatus.Read(pid) }
 
 // metrics fetches the hub's /metrics as series (name with labels) → value.
 func (h *hubProc) metrics() (map[string]float64, error) {
@@ -353,4 +329,4 @@ func dirSize(dir string) (int64, int, error) {
 	return total, files, err
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+func mib(b int64) string { return procstatus.MiB(b) }

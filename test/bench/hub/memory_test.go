@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yurt-edge/yurt/pkg/localstack"
+	"github.com/yurt-edge/yurt/pkg/procstatus"
 )
 
 // BenchmarkHubRSS measures a fresh hub's resident memory once it is ready with nothing cached,
@@ -42,8 +43,8 @@ func BenchmarkHubRSS(b *testing.B) {
 		}
 	}
 	shipped := variants[0].rss
-	b.ReportMetric(float64(shipped.idle.rss)/(1<<20), "idle-RSS-MiB")
-	b.ReportMetric(float64(shipped.cached.rss)/(1<<20), "cached-RSS-MiB")
+	b.ReportMetric(float64(shipped.idle.RSS)/(1<<20), "idle-RSS-MiB")
+	b.ReportMetric(float64(shipped.cached.RSS)/(1<<20), "cached-RSS-MiB")
 
 	var sb strings.Builder
 	sb.WriteString("## Hub memory (RSS)\n\n")
@@ -57,9 +58,9 @@ func BenchmarkHubRSS(b *testing.B) {
 	sb.WriteString("| hub | state | RSS | anon | file | peak RSS so far | Go heap in use | OpenYurt yurthub (reference) | aim (half of OpenYurt) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, v := range variants {
 		fmt.Fprintf(&sb, "| %s | idle (ready, nothing cached) | %s | %s | %s | %s | %s | ~90 MB | < 45 MB (%s) |\n", v.name,
-			mib(v.rss.idle.rss), mib(v.rss.idle.anon), mib(v.rss.idle.file), mib(v.rss.idle.peak), mib(int64(v.rss.idleHeap)), verdict(v.rss.idle.rss, 45e6))
+			mib(v.rss.idle.RSS), mib(v.rss.idle.Anon), mib(v.rss.idle.File), mib(v.rss.idle.Peak), mib(int64(v.rss.idleHeap)), verdict(v.rss.idle.RSS, 45e6))
 		fmt.Fprintf(&sb, "| %s | anchor workload cached and watched | %s | %s | %s | %s | %s | ~200 MB | < 100 MB (%s) |\n", v.name,
-			mib(v.rss.cached.rss), mib(v.rss.cached.anon), mib(v.rss.cached.file), mib(v.rss.cached.peak), mib(int64(v.rss.cachedHeap)), verdict(v.rss.cached.rss, 100e6))
+			mib(v.rss.cached.RSS), mib(v.rss.cached.Anon), mib(v.rss.cached.File), mib(v.rss.cached.Peak), mib(int64(v.rss.cachedHeap)), verdict(v.rss.cached.RSS, 100e6))
 	}
 	sb.WriteString("\nThe OpenYurt figures are the ones given in issue 4 (its yurthub on this kind of machine against the same kube-apiserver and workload), not measured in this run. " +
 		"Releasing start-up memory returns the heap's start-up garbage and advises the kernel to reclaim the executable's pages (MADV_PAGEOUT); " +
@@ -69,7 +70,7 @@ func BenchmarkHubRSS(b *testing.B) {
 
 // rssRun is one hub's memory, idle and with the anchor workload cached.
 type rssRun struct {
-	idle, cached         memory
+	idle, cached         procstatus.Memory
 	idleHeap, cachedHeap float64
 	cacheBytes           int64
 	cacheFiles           int

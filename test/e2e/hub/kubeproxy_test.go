@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yurt-edge/yurt/pkg/localstack"
+	"github.com/yurt-edge/yurt/pkg/procstatus"
 	"github.com/yurt-edge/yurt/test/e2e/framework"
 )
 
@@ -160,14 +161,9 @@ func grepLines(s, substr string) string {
 
 // rss is a process's resident set size as /proc reports it.
 func rss(pid int) string {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := procstatus.Read(pid)
 	if err != nil {
 		return err.Error()
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:"))
-		}
-	}
-	return "unknown"
+	return procstatus.MiB(m.RSS)
 }
