@@ -10,23 +10,23 @@
 //
 //	go test -run '^$' -bench ServiceTopology -benchtime 5x ./test/bench/filter
 //
-// Before pkg/filter's fast plans, the CEL filter was 14-15x go-unstructured (cpu-ns: cel-list
-// 80,258, cel-object 88,235, go-unstructured 5,689; 18.6-19.7 KB and 313-332 allocations per
-// slice against Go's 1.3 KB and 5.8): about half garbage collection of what cel-go allocates,
-// most of the rest cel-go's interpreter with the runtime cost tracking Kubernetes' environment
-// always enables (a tracker per expression evaluated, an observer call and argument slices per
-// step).
+// Before pkg/filter's fast plans, the CEL filter was 14-15x go-unstructured (cpu-ns per slice:
+// cel-list 80,258, cel-object 88,235, go-unstructured 5,689; 18.6-19.7 KB and 313-332
+// allocations per slice against Go's 1.3 KB and 5.8): about half garbage collection of what
+// cel-go allocates, most of the rest cel-go's interpreter with the runtime cost tracking
+// Kubernetes' environment always enables (a tracker per expression evaluated, an observer call
+// and argument slices per step).
 //
-// pkg/filter now compiles each checked expression of a subset of CEL (plan.go: selections,
-// optionals, literals, comprehensions, comparisons, nodePool, service, JSONPatch literals...)
-// into Go closures over the unstructured content itself, counting cost conservatively and
-// handing anything it does not model (errors, unexpected types, a budget running out) back to
-// the expression's cel-go program. Both servicetopology expressions are planned. Measured
-// (2 shared cores, other jobs running): cel-list 13,213 and cel-object 11,644 cpu-ns against
-// go-unstructured 8,446 (1.6x and 1.4x), 1.9 KB and 22 allocations per slice. What is left:
-// the evaluation's bookkeeping (evaluation, variable slots, closures of the driver) and the JSON
-// patch's copies of the object's top-level map and the pointer parsing, about 16 allocations
-// Go does not make.
+// pkg/filter now also compiles each checked expression of a subset of CEL (plan.go:
+// selections, optionals, literals, comprehensions, comparisons, the strings extension,
+// nodePool, service, JSONPatch literals) into Go closures over the unstructured content
+// itself, charging what cel-go's cost tracker would, and hands anything it does not model
+// (errors, unexpected types, a budget running out) back to the expression's cel-go program.
+// Both servicetopology expressions are planned. Median of 3 runs (-count 3, 2 shared cores):
+// cel-list 10,384 and cel-object 9,728 cpu-ns against go-unstructured 7,234 (1.4x and 1.3x),
+// 1.4 KB and 7.5-8.5 allocations per slice. What is left over Go: the closures' calls, reading
+// nodeName twice (has() then the value), the evaluation's bookkeeping and the JSON patch's
+// copy of the object's top-level map and patch list (Go builds the object directly).
 package filter
 
 import (
