@@ -44,6 +44,9 @@ type Store struct {
 	codec  *codec.Codec
 	ttl    time.Duration
 
+	// Prover, if set, signs the Leases this store writes delegated (see ProofVerifier).
+	Prover *Prover
+
 	mu     sync.Mutex
 	leases map[string]clientv3.LeaseID // node → etcd lease this store renews
 }
@@ -69,8 +72,15 @@ func (s *Store) Renew(ctx context.Context, l *coordinationv1.Lease, delegated bo
 			l.Annotations = map[string]string{}
 		}
 		l.Annotations[DelegateHeartbeatAnnotation] = "true"
+		if s.Prover != nil {
+			if err := s.Prover.prove(l); err != nil {
+				return 0, fmt.Errorf("writing lease of node %s: %w", node, err)
+			}
+		}
 	} else {
 		delete(l.Annotations, DelegateHeartbeatAnnotation)
+		delete(l.Annotations, ProofSignatureAnnotation)
+		delete(l.Annotations, ProofCertificateAnnotation)
 	}
 	value, err := s.codec.Encode(l)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 
 	"github.com/yurt-edge/yurt/pkg/coordinator"
+	"github.com/yurt-edge/yurt/pkg/coordinator/certs"
 	ct "github.com/yurt-edge/yurt/pkg/coordinator/coordinatortest"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 	"github.com/yurt-edge/yurt/pkg/coordinator/store"
@@ -191,5 +192,60 @@ func TestLeaseExpiresWhenNotRenewed(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "node-1"); err != nil {
 		t.Errorf("lease not back after a new heartbeat: %v", err)
+	}
+}
+
+// TestProvenDelegationRoundTrip: a delegation written by a store with a Prover reads back from
+// the coordinator with a proof the pool's verifier accepts (with a renewTime of nanosecond
+// precision, which the stored Lease keeps only to the microsecond); a direct heartbeat drops it.
+func TestProvenDelegationRoundTrip(t *testing.T) {
+	e := ct.Start(t, nil)
+	ctx := ctxT(t)
+	c := e.NewClient(t, pool, "hub-1", coordinator.NewMetrics(nil))
+	ca, err := certs.NewCA(pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := certs.Files{Dir: dir}
+	caCert, caKey := files.CA()
+	if err := ca.Write(caCert, caKey); err != nil {
+		t.Fatal(err)
+	}
+	hub, err := ca.SignHub(pool, "node-1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, hk := files.Hub("node-1")
+	if err := hub.Write(hc, hk); err != nil {
+		t.Fatal(err)
+	}
+	s := lease.New(c, 0)
+	if s.Prover, err = lease.NewProver(pool, hc, hk); err != nil {
+		t.Fatal(err)
+	}
+	v, err := lease.NewProofVerifier(pool, caCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ct.Lease("node-1", "", time.Date(2026, 12, 1, 12, 0, 0, 123456789, time.UTC))
+	if _, err := s.Renew(ctx, l, true); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "node-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(got); err != nil {
+		t.Fatalf("the stored delegation does not verify: %v", err)
+	}
+	if _, err := s.Renew(ctx, l, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Get(ctx, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Annotations[lease.ProofSignatureAnnotation]; ok || v.Verify(got) == nil {
+		t.Errorf("a direct heartbeat kept a delegation proof: %v", got.Annotations)
 	}
 }

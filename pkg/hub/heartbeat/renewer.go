@@ -28,6 +28,7 @@ const (
 	resultStale     = "stale"
 	resultNotFound  = "not_found"
 	resultNotInPool = "not_in_pool"
+	resultUnproven  = "unproven"
 	resultError     = "error"
 	defaultDuration = 40 * time.Second
 )
@@ -49,8 +50,11 @@ type Renewer struct {
 	Self string
 	// Pool, when set, limits renewals to nodes labelled apps.openyurt.io/nodepool=<Pool> in the
 	// cloud: whatever a pool's coordinator holds, its leader vouches only for its own pool.
-	Pool    string
-	Metrics *Metrics
+	Pool string
+	// Verifier, if set, checks the delegation proof of each Lease (lease.ProofVerifier): a Lease
+	// another hub marked delegated for this node is not renewed.
+	Verifier *lease.ProofVerifier
+	Metrics  *Metrics
 	// RetryInterval spaces out retries of failed renewals and relists (default 1s).
 	RetryInterval time.Duration
 	// RequestTimeout bounds one cloud request (default 10s).
@@ -183,7 +187,7 @@ func (r *Renewer) renewAll(ctx context.Context, want map[string]*coordinationv1.
 
 // Renew copies the coordinator's Lease l (a delegated one) to the cloud: renewTime, holder
 // and duration, with the delegate annotation. It returns what it did (renewed, not_newer,
-// stale, not_found, not_in_pool) or an error.
+// stale, not_found, not_in_pool, unproven) or an error.
 //
 // A Lease missing in the cloud is created from l (a node cut before its first heartbeat got
 // there: kubelet created its Lease through its hub, which took it locally), owned by the Node
@@ -191,6 +195,12 @@ func (r *Renewer) renewAll(ctx context.Context, want map[string]*coordinationv1.
 func (r *Renewer) Renew(ctx context.Context, l *coordinationv1.Lease) (string, error) {
 	if l.Spec.RenewTime == nil {
 		return resultNotNewer, nil
+	}
+	if r.Verifier != nil {
+		if err := r.Verifier.Verify(l); err != nil {
+			klog.FromContext(ctx).Info("Not renewing a delegated Lease whose delegation proof does not verify", "node", l.Name, "err", err)
+			return resultUnproven, nil
+		}
 	}
 	duration := defaultDuration
 	if l.Spec.LeaseDurationSeconds != nil && *l.Spec.LeaseDurationSeconds > 0 {

@@ -18,6 +18,7 @@ import (
 	"k8s.io/klog/v2/ktesting"
 
 	"github.com/yurt-edge/yurt/pkg/coordinator"
+	"github.com/yurt-edge/yurt/pkg/coordinator/certs"
 	ct "github.com/yurt-edge/yurt/pkg/coordinator/coordinatortest"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 )
@@ -238,5 +239,76 @@ func TestRenewerFollowsCoordinator(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(met.DelegatedRenewals.WithLabelValues(resultRenewed)); got != 2 {
 		t.Errorf("renewals counted: %v, want 2", got)
+	}
+}
+
+// TestRenewChecksDelegationProofs: with a verifier, the leader renews a delegated Lease only if
+// the node's own hub signed it; a Lease another hub marked delegated is left alone.
+func TestRenewChecksDelegationProofs(t *testing.T) {
+	now := time.Now().Truncate(time.Microsecond)
+	dir := t.TempDir()
+	files := certs.Files{Dir: dir}
+	ca, err := certs.NewCA(pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, caKey := files.CA()
+	if err := ca.Write(caCert, caKey); err != nil {
+		t.Fatal(err)
+	}
+	v, err := lease.NewProofVerifier(pool, caCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ct.Start(t, nil)
+	// signedBy writes node's delegated Lease to the coordinator as the hub of signer would.
+	signedBy := func(signer string) *coordinationv1.Lease {
+		hub, err := ca.SignHub(pool, signer, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc, hk := files.Hub(signer)
+		if err := hub.Write(hc, hk); err != nil {
+			t.Fatal(err)
+		}
+		s := lease.New(e.NewClient(t, pool, signer, coordinator.NewMetrics(nil)), 0)
+		if s.Prover, err = lease.NewProver(pool, hc, hk); err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := s.Renew(ctx, ct.Lease(node, "", now), true); err != nil {
+			t.Fatal(err)
+		}
+		l, err := s.Get(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		name   string
+		signer string
+		want   string
+	}{
+		{"signed by the node's own hub", node, resultRenewed},
+		{"marked delegated by another node's hub", "edge-2", resultUnproven},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset()
+			createNode(t, cs, node, pool)
+			old := ct.Lease(node, "", now.Add(-20*time.Second))
+			if _, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).Create(context.Background(), old, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			r := &Renewer{Cloud: cs, Self: "edge-9", Pool: pool, Verifier: v, Now: func() time.Time { return now }}
+			got, err := r.Renew(context.Background(), signedBy(tc.signer))
+			if err != nil || got != tc.want {
+				t.Fatalf("Renew = %q, %v; want %q", got, err, tc.want)
+			}
+			renewed := cloudLease(t, cs, node).Spec.RenewTime.Time
+			if (tc.want == resultRenewed) != renewed.Equal(now) {
+				t.Errorf("cloud renewTime %s after %q", renewed, got)
+			}
+		})
 	}
 }

@@ -43,6 +43,19 @@ func newHeartbeatDelegation(o *options.Options, checker *healthcheck.Checker, co
 		return h, nil
 	}
 	leases := lease.New(coord, 0)
+	// With a coordinator client certificate, the hub proves its delegations and, as leader,
+	// renews only proven ones (lease.ProofVerifier).
+	var verifier *lease.ProofVerifier
+	if co := o.Coordinator; co.CertFile != "" {
+		if leases.Prover, err = lease.NewProver(coord.Pool, co.CertFile, co.KeyFile); err != nil {
+			return nil, err
+		}
+		if verifier, err = lease.NewProofVerifier(coord.Pool, co.CAFile); err != nil {
+			return nil, err
+		}
+	} else {
+		logger.Info("No --coordinator-cert-file: delegated Leases are neither signed nor checked; any client of the coordinator can mark a node of the pool delegated")
+	}
 	h.mirror = heartbeat.NewMirror(leases, met)
 	mw.Mirror = h.mirror
 	cfg, err := o.LeaseProxyRESTConfig(o.ServerAddr[0])
@@ -62,7 +75,7 @@ func newHeartbeatDelegation(o *options.Options, checker *healthcheck.Checker, co
 	if err != nil {
 		return nil, fmt.Errorf("building the lease-proxy client: %w", err)
 	}
-	leaders.Add((&heartbeat.Renewer{Leases: leases, Cloud: cloud, Self: o.NodeName, Pool: o.NodePool, Metrics: met}).Run)
+	leaders.Add((&heartbeat.Renewer{Leases: leases, Cloud: cloud, Self: o.NodeName, Pool: o.NodePool, Verifier: verifier, Metrics: met}).Run)
 	return h, nil
 }
 
