@@ -83,8 +83,10 @@ func (c *Config) Run(ctx context.Context) error {
 	cloudSrc := &proxy.CloudSource{
 		// A proxied request that cannot connect tells the checker, which re-probes at once.
 		Server: checker.Server, Transport: checker.ReportingTransport(transports.proxy), UpgradeTransport: transports.upgrade,
-		ShortTransport: checker.ReportingTransport(transports.upgrade),
 		Store: store, Metrics: m, Fallback: cacheSrc,
+	}
+	if !o.ShortRequestsOverHTTP2 {
+		cloudSrc.ShortTransport = checker.ReportingTransport(transports.upgrade)
 	}
 	handler := &proxy.Handler{
 		CacheAgents: o.CacheAgentSet(),
