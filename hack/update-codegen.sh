@@ -7,6 +7,9 @@ set -o errexit -o nounset -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 MODULE=$(go list -m)
+# A fresh machine has not downloaded code-generator yet (no package imports it), and go list
+# -m names no directory for a module that is not in the module cache.
+go mod download k8s.io/code-generator
 CODEGEN_PKG=$(go list -m -f '{{.Dir}}' k8s.io/code-generator)
 export GOBIN="${GOBIN:-$ROOT/_output/codegen-bin}"
 mkdir -p "$GOBIN"
