@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"cmp"
 	"math"
 	"regexp"
 	"strconv"
@@ -228,39 +229,24 @@ func fillTyped(n *pnode, t *celtypes.Type) {
 	if n.val == nil {
 		switch {
 		case n.str != nil:
-			f := n.str
-			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+			n.val = boxed(n.str)
 		case n.bl != nil:
-			f := n.bl
-			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+			n.val = boxed(n.bl)
 		case n.i64 != nil:
-			f := n.i64
-			n.val = func(ev *fastEval) (any, bool) { return f(ev) }
+			n.val = boxed(n.i64)
 		default:
 			no()
 		}
 	}
 	v := n.val
 	if n.str == nil {
-		n.str = func(ev *fastEval) (string, bool) {
-			x, ok := v(ev)
-			s, isStr := x.(string)
-			return s, ok && isStr
-		}
+		n.str = asserted[string](v)
 	}
 	if n.bl == nil {
-		n.bl = func(ev *fastEval) (bool, bool) {
-			x, ok := v(ev)
-			b, isBool := x.(bool)
-			return b, ok && isBool
-		}
+		n.bl = asserted[bool](v)
 	}
 	if n.i64 == nil {
-		n.i64 = func(ev *fastEval) (int64, bool) {
-			x, ok := v(ev)
-			i, isInt := x.(int64)
-			return i, ok && isInt
-		}
+		n.i64 = asserted[int64](v)
 	}
 	if n.opt == nil {
 		// A dyn value that is an optional at run time (a variable of optional type).
@@ -275,33 +261,92 @@ func fillTyped(n *pnode, t *celtypes.Type) {
 	}
 }
 
-func (p *planner) planLiteral(e celast.Expr) *pnode {
-	switch v := e.AsLiteral().(type) {
-	case celtypes.String:
-		s := string(v)
-		var boxed any = s
-		return &pnode{
-			str: func(*fastEval) (string, bool) { return s, true },
-			val: func(*fastEval) (any, bool) { return boxed, true },
-		}
-	case celtypes.Int:
-		i := int64(v)
-		var boxed any = i
-		return &pnode{
-			i64: func(*fastEval) (int64, bool) { return i, true },
-			val: func(*fastEval) (any, bool) { return boxed, true },
-		}
-	case celtypes.Bool:
-		b := bool(v)
-		return &pnode{bl: func(*fastEval) (bool, bool) { return b, true }}
-	case celtypes.Double:
-		var boxed any = float64(v)
-		return &pnode{val: func(*fastEval) (any, bool) { return boxed, true }}
-	case celtypes.Null:
-		return &pnode{val: func(*fastEval) (any, bool) { return nil, true }}
+// The typed forms of a pnode (val, str, bl, i64) differ only in their value's type: the generic
+// helpers below are written once for all of them. Go stencils them per GC shape (interface,
+// string, bool, int64), so each form keeps its own unboxed code.
+
+// boxed is the val form of a typed form.
+func boxed[T any](f func(*fastEval) (T, bool)) func(*fastEval) (any, bool) {
+	return func(ev *fastEval) (any, bool) { return f(ev) }
+}
+
+// asserted is a typed form of a val form, bailing on a value of another type.
+func asserted[T any](v func(*fastEval) (any, bool)) func(*fastEval) (T, bool) {
+	return func(ev *fastEval) (T, bool) {
+		x, ok := v(ev)
+		t, isT := x.(T)
+		return t, ok && isT
 	}
-	no()
-	return nil
+}
+
+// choose is the conditional cond ? t : f in one form.
+func choose[T any](cond func(*fastEval) (bool, bool), t, f func(*fastEval) (T, bool)) func(*fastEval) (T, bool) {
+	return func(ev *fastEval) (T, bool) {
+		b, ok := cond(ev)
+		if !ok {
+			var zero T
+			return zero, false
+		}
+		if b {
+			return t(ev)
+		}
+		return f(ev)
+	}
+}
+
+// both is a binary operation: l, then r, bailing if either bails, then op on their values.
+func both[A, B, R any](l func(*fastEval) (A, bool), r func(*fastEval) (B, bool), op func(ev *fastEval, a A, b B) (R, bool)) func(*fastEval) (R, bool) {
+	return func(ev *fastEval) (R, bool) {
+		a, ok := l(ev)
+		if !ok {
+			var zero R
+			return zero, false
+		}
+		b, ok := r(ev)
+		if !ok {
+			var zero R
+			return zero, false
+		}
+		return op(ev, a, b)
+	}
+}
+
+// pair is the values of two operands, for operations of three or four (both of pairs).
+type pair[A, B any] struct {
+	a A
+	b B
+}
+
+func pairOf[A, B any](l func(*fastEval) (A, bool), r func(*fastEval) (B, bool)) func(*fastEval) (pair[A, B], bool) {
+	return both(l, r, func(_ *fastEval, a A, b B) (pair[A, B], bool) { return pair[A, B]{a, b}, true })
+}
+
+// refunded is f with the 1 that cel-go does not charge for an attribute branch (planBranch)
+// taken back after it; nil if f is.
+func refunded[T any](f func(*fastEval) (T, bool)) func(*fastEval) (T, bool) {
+	if f == nil {
+		return nil
+	}
+	return func(ev *fastEval) (T, bool) {
+		v, ok := f(ev)
+		refund(ev)
+		return v, ok
+	}
+}
+
+func refund(ev *fastEval) {
+	if ev.cost > 0 {
+		ev.cost--
+	}
+}
+
+// planLiteral plans a literal of the kinds constantValue knows (string, int, bool, double, null).
+func (p *planner) planLiteral(e celast.Expr) *pnode {
+	v, ok := constantValue(e)
+	if !ok {
+		no()
+	}
+	return constNodeOf(v)
 }
 
 func (p *planner) lookupLocal(name string) (int, bool) {
@@ -446,27 +491,20 @@ func selectLocal(slot int, field string, testOnly bool) *pnode {
 	}
 }
 
+// requestFields read the fields of request.
+var requestFields = map[string]func(r *Request) string{
+	"userAgent": func(r *Request) string { return r.UserAgent },
+	"verb":      func(r *Request) string { return r.Verb },
+	"group":     func(r *Request) string { return r.Group },
+	"version":   func(r *Request) string { return r.Version },
+	"resource":  func(r *Request) string { return r.Resource },
+	"namespace": func(r *Request) string { return r.Namespace },
+	"name":      func(r *Request) string { return r.Name },
+}
+
 func (p *planner) planRequestField(field string, testOnly bool) *pnode {
-	var get func(r *Request) string
-	switch field {
-	case "userAgent":
-		get = func(r *Request) string { return r.UserAgent }
-	case "verb":
-		get = func(r *Request) string { return r.Verb }
-	case "group":
-		get = func(r *Request) string { return r.Group }
-	case "version":
-		get = func(r *Request) string { return r.Version }
-	case "resource":
-		get = func(r *Request) string { return r.Resource }
-	case "namespace":
-		get = func(r *Request) string { return r.Namespace }
-	case "name":
-		get = func(r *Request) string { return r.Name }
-	default:
-		no()
-	}
-	if testOnly {
+	get, known := requestFields[field]
+	if !known || testOnly {
 		no()
 	}
 	return &pnode{str: func(ev *fastEval) (string, bool) {
@@ -480,15 +518,14 @@ func (p *planner) planNodeField(field string, testOnly bool) *pnode {
 		no()
 	}
 	switch field {
-	case "name":
+	case "name", "pool":
+		pool := field == "pool"
 		return &pnode{str: func(ev *fastEval) (string, bool) {
 			ev.cost += 2
+			if pool {
+				return ev.in.nd.Pool, true
+			}
 			return ev.in.nd.Name, true
-		}}
-	case "pool":
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			ev.cost += 2
-			return ev.in.nd.Pool, true
 		}}
 	case "labels":
 		return &pnode{val: func(ev *fastEval) (any, bool) {
@@ -872,56 +909,27 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 		list, isList := r.([]any)
 		return list, ok && isList
 	}
-	if elemStep != nil {
-		return &pnode{val: func(ev *fastEval) (any, bool) {
-			list, ok := iterate(ev)
-			if !ok {
-				return nil, false
-			}
-			// Room for every element: one allocation; map and filter keep at most that many.
-			var acc []any
-			if len(list) > 0 {
-				acc = make([]any, 0, len(list))
-			}
-			for i, x := range list {
-				if !checkNative(x) {
-					return nil, false
-				}
-				bind(ev, i, x)
-				goOn, ok := cond(ev)
-				if !ok {
-					return nil, false
-				}
-				if !goOn {
-					break
-				}
-				v, add, ok := elemStep(ev)
-				if !ok || ev.cost > ev.limit {
-					return nil, false
-				}
-				if add {
-					acc = append(acc, v)
-				}
-			}
-			ev.locals[iterSlot], ev.locals[iter2Slot] = nil, nil
-			if len(acc) == 0 {
-				ev.locals[accuSlot] = emptyList
-			} else {
-				ev.locals[accuSlot] = acc
-			}
-			return result(ev)
-		}}
-	}
+	// One loop for both kinds of step: appends is fixed when planning, so its branches cost
+	// next to nothing.
+	appends := elemStep != nil
 	return &pnode{val: func(ev *fastEval) (any, bool) {
 		list, ok := iterate(ev)
 		if !ok {
 			return nil, false
 		}
-		accu, ok := accuInit(ev)
-		if !ok {
-			return nil, false
+		var acc []any
+		if appends {
+			// Room for every element: one allocation; map and filter keep at most that many.
+			if len(list) > 0 {
+				acc = make([]any, 0, len(list))
+			}
+		} else {
+			accu, ok := accuInit(ev)
+			if !ok {
+				return nil, false
+			}
+			ev.locals[accuSlot] = accu
 		}
-		ev.locals[accuSlot] = accu
 		for i, x := range list {
 			if !checkNative(x) {
 				return nil, false
@@ -934,6 +942,16 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			if !goOn {
 				break
 			}
+			if appends {
+				v, add, ok := elemStep(ev)
+				if !ok || ev.cost > ev.limit {
+					return nil, false
+				}
+				if add {
+					acc = append(acc, v)
+				}
+				continue
+			}
 			a, ok := step(ev)
 			if !ok || ev.cost > ev.limit {
 				return nil, false
@@ -941,6 +959,13 @@ func (p *planner) planComprehension(e celast.Expr) *pnode {
 			ev.locals[accuSlot] = a
 		}
 		ev.locals[iterSlot], ev.locals[iter2Slot] = nil, nil
+		if appends {
+			if len(acc) == 0 {
+				ev.locals[accuSlot] = emptyList
+			} else {
+				ev.locals[accuSlot] = acc
+			}
+		}
 		return result(ev)
 	}}
 }
@@ -1040,39 +1065,9 @@ func (p *planner) planBranch(e celast.Expr, patchOK bool) *pnode {
 	if !attr {
 		return n
 	}
-	refund := func(ev *fastEval) {
-		if ev.cost > 0 {
-			ev.cost--
-		}
-	}
-	out := &pnode{constant: n.constant, isConst: n.isConst}
-	if f := n.val; f != nil {
-		out.val = func(ev *fastEval) (any, bool) {
-			v, ok := f(ev)
-			refund(ev)
-			return v, ok
-		}
-	}
-	if f := n.str; f != nil {
-		out.str = func(ev *fastEval) (string, bool) {
-			v, ok := f(ev)
-			refund(ev)
-			return v, ok
-		}
-	}
-	if f := n.bl; f != nil {
-		out.bl = func(ev *fastEval) (bool, bool) {
-			v, ok := f(ev)
-			refund(ev)
-			return v, ok
-		}
-	}
-	if f := n.i64; f != nil {
-		out.i64 = func(ev *fastEval) (int64, bool) {
-			v, ok := f(ev)
-			refund(ev)
-			return v, ok
-		}
+	out := &pnode{
+		val: refunded(n.val), str: refunded(n.str), bl: refunded(n.bl), i64: refunded(n.i64),
+		constant: n.constant, isConst: n.isConst,
 	}
 	if f := n.opt; f != nil {
 		out.opt = func(ev *fastEval) (any, bool, bool) {
@@ -1173,29 +1168,9 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 				return fo(ev)
 			}}
 		}
-		tv, fv := t.val, f.val
-		n := &pnode{val: func(ev *fastEval) (any, bool) {
-			b, ok := cond(ev)
-			if !ok {
-				return nil, false
-			}
-			if b {
-				return tv(ev)
-			}
-			return fv(ev)
-		}}
+		n := &pnode{val: choose(cond, t.val, f.val)}
 		if k := p.typeOf(e); k != nil && k.Kind() == celtypes.StringKind {
-			ts, fs := t.str, f.str
-			n.str = func(ev *fastEval) (string, bool) {
-				b, ok := cond(ev)
-				if !ok {
-					return "", false
-				}
-				if b {
-					return ts(ev)
-				}
-				return fs(ev)
-			}
+			n.str = choose(cond, t.str, f.str)
 		}
 		return n
 	case "_==_", "_!=_":
@@ -1361,22 +1336,14 @@ func (p *planner) planCall(e celast.Expr, patchOK bool) *pnode {
 			f = strings.Contains
 		}
 		product := fn == "contains"
-		return &pnode{bl: func(ev *fastEval) (bool, bool) {
-			a, ok := s(ev)
-			if !ok {
-				return false, false
-			}
-			b, ok := sub(ev)
-			if !ok {
-				return false, false
-			}
+		return &pnode{bl: both(s, sub, func(ev *fastEval, a, b string) (bool, bool) {
 			if product {
 				ev.cost += traversalCost(len(a)) * traversalCost(len(b))
 			} else {
 				ev.cost += traversalCost(len(a))
 			}
 			return f(a, b), true
-		}}
+		})}
 	case "split", "trim", "substring", "lowerAscii", "upperAscii", "replace", "join", "matches":
 		return p.planStringFunction(e, fn, args)
 	case NodePoolFunction:
@@ -1462,14 +1429,8 @@ func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Exp
 	case fn == "upperAscii" && p.hasOverload(e, "string_upper_ascii"):
 		return str1(func(a string) (string, bool) { return mapASCII(a, unicode.ToUpper) })
 	case fn == "substring" && p.hasOverload(e, "string_substring_int"):
-		x, start := strArg(0), intArg(1)
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			a, ok := x(ev)
-			if !ok {
-				return "", false
-			}
-			i, ok := start(ev)
-			if !ok || !utf8.ValidString(a) {
+		return &pnode{str: both(strArg(0), intArg(1), func(ev *fastEval, a string, i int64) (string, bool) {
+			if !utf8.ValidString(a) {
 				return "", false
 			}
 			ev.cost += traversal(len(a), 1)
@@ -1478,40 +1439,22 @@ func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Exp
 				return "", false
 			}
 			return string(runes[i:]), true
-		}}
+		})}
 	case fn == "substring" && p.hasOverload(e, "string_substring_int_int"):
-		x, start, end := strArg(0), intArg(1), intArg(2)
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			a, ok := x(ev)
-			if !ok {
-				return "", false
-			}
-			i, ok := start(ev)
-			if !ok {
-				return "", false
-			}
-			j, ok := end(ev)
-			if !ok || !utf8.ValidString(a) {
+		return &pnode{str: both(strArg(0), pairOf(intArg(1), intArg(2)), func(ev *fastEval, a string, ij pair[int64, int64]) (string, bool) {
+			if !utf8.ValidString(a) {
 				return "", false
 			}
 			ev.cost += traversal(len(a), 1)
 			runes := []rune(a)
+			i, j := ij.a, ij.b
 			if i > j || i < 0 || i > int64(len(runes)) || j < 0 || j > int64(len(runes)) {
 				return "", false
 			}
 			return string(runes[i:j]), true
-		}}
+		})}
 	case fn == "split" && p.hasOverload(e, "string_split_string"):
-		x, sep := strArg(0), strArg(1)
-		return &pnode{val: func(ev *fastEval) (any, bool) {
-			a, ok := x(ev)
-			if !ok {
-				return nil, false
-			}
-			b, ok := sep(ev)
-			if !ok {
-				return nil, false
-			}
+		return &pnode{val: both(strArg(0), strArg(1), func(ev *fastEval, a, b string) (any, bool) {
 			ev.cost += traversal(len(a), 2)
 			parts := strings.Split(a, b)
 			out := make([]any, len(parts))
@@ -1519,47 +1462,20 @@ func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Exp
 				out[i] = s
 			}
 			return out, true
-		}}
+		})}
 	case fn == "replace" && p.hasOverload(e, "string_replace_string_string"):
-		x, old, repl := strArg(0), strArg(1), strArg(2)
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			a, ok := x(ev)
-			if !ok {
-				return "", false
-			}
-			o, ok := old(ev)
-			if !ok {
-				return "", false
-			}
-			r, ok := repl(ev)
-			if !ok {
-				return "", false
-			}
+		return &pnode{str: both(strArg(0), pairOf(strArg(1), strArg(2)), func(ev *fastEval, a string, oldNew pair[string, string]) (string, bool) {
 			ev.cost += traversal(len(a), 2)
-			return strings.ReplaceAll(a, o, r), true
-		}}
+			return strings.ReplaceAll(a, oldNew.a, oldNew.b), true
+		})}
 	case fn == "replace" && p.hasOverload(e, "string_replace_string_string_int"):
-		x, old, repl, n := strArg(0), strArg(1), strArg(2), intArg(3)
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			a, ok := x(ev)
-			if !ok {
+		return &pnode{str: both(pairOf(strArg(0), strArg(1)), pairOf(strArg(2), intArg(3)), func(ev *fastEval, ao pair[string, string], rn pair[string, int64]) (string, bool) {
+			if rn.b != int64(int(rn.b)) {
 				return "", false
 			}
-			o, ok := old(ev)
-			if !ok {
-				return "", false
-			}
-			r, ok := repl(ev)
-			if !ok {
-				return "", false
-			}
-			c, ok := n(ev)
-			if !ok || c != int64(int(c)) {
-				return "", false
-			}
-			ev.cost += traversal(len(a), 2)
-			return strings.Replace(a, o, r, int(c)), true
-		}}
+			ev.cost += traversal(len(ao.a), 2)
+			return strings.Replace(ao.a, ao.b, rn.a, int(rn.b)), true
+		})}
 	case fn == "join" && (p.hasOverload(e, "list_join") || p.hasOverload(e, "list_join_string")):
 		x := p.plan(args[0], false).val
 		var sep func(*fastEval) (string, bool)
@@ -1618,23 +1534,14 @@ func (p *planner) planStringFunction(e celast.Expr, fn string, args []celast.Exp
 				return re.MatchString(a), true
 			}}
 		}
-		y := strArg(1)
-		return &pnode{bl: func(ev *fastEval) (bool, bool) {
-			a, ok := x(ev)
-			if !ok {
-				return false, false
-			}
-			pattern, ok := y(ev)
-			if !ok {
-				return false, false
-			}
+		return &pnode{bl: both(x, strArg(1), func(ev *fastEval, a, pattern string) (bool, bool) {
 			re, err := regexp.Compile(pattern)
 			if err != nil {
 				return false, false
 			}
 			ev.cost += cost(a, pattern)
 			return re.MatchString(a), true
-		}}
+		})}
 	}
 	no()
 	return nil
@@ -1673,6 +1580,8 @@ func sizeOf(v any) int {
 func (p *planner) planEquality(args []celast.Expr, negate bool) *pnode {
 	lt, rt := p.typeOf(args[0]), p.typeOf(args[1])
 	if lt != nil && rt != nil && (lt.Kind() == celtypes.StringKind || rt.Kind() == celtypes.StringKind) {
+		// The commonest test in filters' loops (servicetopology's nodeName == node.name): one
+		// closure, not both's, which would add a call per element.
 		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
 		return &pnode{bl: func(ev *fastEval) (bool, bool) {
 			a, ok := l(ev)
@@ -1688,58 +1597,54 @@ func (p *planner) planEquality(args []celast.Expr, negate bool) *pnode {
 		}}
 	}
 	l, r := p.plan(args[0], false).val, p.plan(args[1], false).val
-	return &pnode{bl: func(ev *fastEval) (bool, bool) {
-		a, ok := l(ev)
-		if !ok {
-			return false, false
-		}
-		b, ok := r(ev)
-		if !ok {
-			return false, false
-		}
+	return &pnode{bl: both(l, r, func(ev *fastEval, a, b any) (bool, bool) {
 		eq, ok := equal(a, b)
 		if !ok {
 			return false, false
 		}
 		ev.cost += traversalCost(min(sizeOf(a), sizeOf(b)))
 		return eq != negate, true
-	}}
+	})}
 }
 
 // equal is CEL's equality of two values of the fast path; false ok when it is not modelled
-// (numbers of different kinds, lists and maps, optionals, patches).
+// (numbers of different kinds, lists and maps, optionals, patches; and, conservatively, a
+// string or bool against an int, though an int against a string or bool is modelled).
 func equal(a, b any) (bool, bool) {
-	switch x := a.(type) {
-	case string:
-		switch y := b.(type) {
-		case string:
-			return x == y, true
-		case bool, nil:
-			return false, true
-		}
-	case bool:
-		switch y := b.(type) {
-		case bool:
-			return x == y, true
-		case string, nil:
-			return false, true
-		}
-	case int64:
-		switch y := b.(type) {
-		case int64:
-			return x == y, true
-		case string, bool, nil:
-			return false, true
-		}
-	case nil:
-		switch b.(type) {
-		case nil:
-			return true, true
-		case string, bool, int64:
-			return false, true
-		}
+	ka, kb := scalarKind(a), scalarKind(b)
+	switch {
+	case ka == kindOther || kb == kindOther:
+		return false, false
+	case ka == kb:
+		// Same dynamic type: interface equality is the values' equality (nil equals nil).
+		return a == b, true
+	case kb == kindInt && ka != kindNull:
+		return false, false
 	}
-	return false, false
+	return false, true
+}
+
+const (
+	kindOther = iota
+	kindNull
+	kindString
+	kindBool
+	kindInt
+)
+
+// scalarKind is the kind of the scalars equal models.
+func scalarKind(v any) int {
+	switch v.(type) {
+	case nil:
+		return kindNull
+	case string:
+		return kindString
+	case bool:
+		return kindBool
+	case int64:
+		return kindInt
+	}
+	return kindOther
 }
 
 func (p *planner) planCompare(fn string, args []celast.Expr) *pnode {
@@ -1770,38 +1675,16 @@ func (p *planner) planCompare(fn string, args []celast.Expr) *pnode {
 	switch kind {
 	case celtypes.IntKind:
 		l, r := p.plan(args[0], false).i64, p.plan(args[1], false).i64
-		return &pnode{bl: func(ev *fastEval) (bool, bool) {
-			a, ok := l(ev)
-			if !ok {
-				return false, false
-			}
-			b, ok := r(ev)
-			if !ok {
-				return false, false
-			}
+		return &pnode{bl: both(l, r, func(ev *fastEval, a, b int64) (bool, bool) {
 			ev.cost++
-			c := 0
-			if a < b {
-				c = -1
-			} else if a > b {
-				c = 1
-			}
-			return lessEq(c), true
-		}}
+			return lessEq(cmp.Compare(a, b)), true
+		})}
 	case celtypes.StringKind:
 		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
-		return &pnode{bl: func(ev *fastEval) (bool, bool) {
-			a, ok := l(ev)
-			if !ok {
-				return false, false
-			}
-			b, ok := r(ev)
-			if !ok {
-				return false, false
-			}
+		return &pnode{bl: both(l, r, func(ev *fastEval, a, b string) (bool, bool) {
 			ev.cost += traversalCost(min(len(a), len(b)))
 			return lessEq(strings.Compare(a, b)), true
-		}}
+		})}
 	}
 	no()
 	return nil
@@ -1815,34 +1698,18 @@ func (p *planner) planAdd(e celast.Expr, args []celast.Expr, patchOK bool) *pnod
 	switch t.Kind() {
 	case celtypes.IntKind:
 		l, r := p.plan(args[0], false).i64, p.plan(args[1], false).i64
-		return &pnode{i64: func(ev *fastEval) (int64, bool) {
-			a, ok := l(ev)
-			if !ok {
-				return 0, false
-			}
-			b, ok := r(ev)
-			if !ok {
-				return 0, false
-			}
+		return &pnode{i64: both(l, r, func(ev *fastEval, a, b int64) (int64, bool) {
 			ev.cost++
 			s := a + b
 			// Overflow: cel-go's error.
 			return s, !((a > 0 && b > 0 && s < 0) || (a < 0 && b < 0 && s >= 0))
-		}}
+		})}
 	case celtypes.StringKind:
 		l, r := p.plan(args[0], false).str, p.plan(args[1], false).str
-		return &pnode{str: func(ev *fastEval) (string, bool) {
-			a, ok := l(ev)
-			if !ok {
-				return "", false
-			}
-			b, ok := r(ev)
-			if !ok {
-				return "", false
-			}
+		return &pnode{str: both(l, r, func(ev *fastEval, a, b string) (string, bool) {
 			ev.cost += traversalCost(len(a) + len(b))
 			return a + b, true
-		}}
+		})}
 	case celtypes.ListKind:
 		l, r := p.plan(args[0], patchOK).val, p.plan(args[1], patchOK).val
 		return &pnode{val: func(ev *fastEval) (any, bool) {
@@ -1908,18 +1775,10 @@ func (p *planner) planArith(fn string, args []celast.Expr) *pnode {
 			return a % b, true
 		}
 	}
-	return &pnode{i64: func(ev *fastEval) (int64, bool) {
-		a, ok := l(ev)
-		if !ok {
-			return 0, false
-		}
-		b, ok := r(ev)
-		if !ok {
-			return 0, false
-		}
+	return &pnode{i64: both(l, r, func(ev *fastEval, a, b int64) (int64, bool) {
 		ev.cost++
 		return op(a, b)
-	}}
+	})}
 }
 
 func (p *planner) planIn(args []celast.Expr) *pnode {
@@ -1945,15 +1804,7 @@ func (p *planner) planIn(args []celast.Expr) *pnode {
 			}
 		}
 	}
-	return &pnode{bl: func(ev *fastEval) (bool, bool) {
-		v, ok := x(ev)
-		if !ok {
-			return false, false
-		}
-		cv, ok := c(ev)
-		if !ok {
-			return false, false
-		}
+	return &pnode{bl: both(x, c, func(ev *fastEval, v, cv any) (bool, bool) {
 		switch t := cv.(type) {
 		case []any:
 			if !setLookup {
@@ -1982,7 +1833,7 @@ func (p *planner) planIn(args []celast.Expr) *pnode {
 			return found, true
 		}
 		return false, false
-	}}
+	})}
 }
 
 // planIndex plans x[k] and x[?k] on maps with string keys and lists with int indexes.
@@ -2061,27 +1912,37 @@ func (p *planner) planIndex(args []celast.Expr, optional bool) *pnode {
 			return v, ok && found
 		}}
 	}
-	return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
-		var c any
-		if xo != nil {
-			v, has, ok := xo(ev)
-			if !ok {
-				return nil, false, false
-			}
-			if !has {
-				ev.cost += extra
-				return nil, false, true
-			}
-			c = v
-		} else {
-			v, ok := x(ev)
-			if !ok {
-				return nil, false, false
-			}
-			c = v
+	if xo != nil {
+		return &pnode{opt: onOptional(xo, extra, lookup)}
+	}
+	return &pnode{opt: onValue(x, lookup)}
+}
+
+// onOptional is f applied to the value of an optional operand xo, for x[?k] and x.?f chained
+// on an optional: none stays none, charging the relative attribute's base (extra) if any.
+func onOptional(xo func(*fastEval) (any, bool, bool), extra uint64, f func(*fastEval, any) (any, bool, bool)) func(*fastEval) (any, bool, bool) {
+	return func(ev *fastEval) (any, bool, bool) {
+		v, has, ok := xo(ev)
+		if !ok {
+			return nil, false, false
 		}
-		return lookup(ev, c)
-	}}
+		if !has {
+			ev.cost += extra
+			return nil, false, true
+		}
+		return f(ev, v)
+	}
+}
+
+// onValue is f applied to the value of an operand x, for x[?k] and x.?f.
+func onValue(x func(*fastEval) (any, bool), f func(*fastEval, any) (any, bool, bool)) func(*fastEval) (any, bool, bool) {
+	return func(ev *fastEval) (any, bool, bool) {
+		v, ok := x(ev)
+		if !ok {
+			return nil, false, false
+		}
+		return f(ev, v)
+	}
 }
 
 // planOptSelect plans x.?f on maps, and on optional maps (chained).
@@ -2110,25 +1971,7 @@ func (p *planner) planOptSelect(args []celast.Expr) *pnode {
 		return v, true, checkNative(v)
 	}
 	if isOptionalType(p.typeOf(args[0])) {
-		xo := xn.opt
-		return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
-			v, has, ok := xo(ev)
-			if !ok {
-				return nil, false, false
-			}
-			if !has {
-				ev.cost += extra
-				return nil, false, true
-			}
-			return sel(ev, v)
-		}}
+		return &pnode{opt: onOptional(xn.opt, extra, sel)}
 	}
-	x := xn.val
-	return &pnode{opt: func(ev *fastEval) (any, bool, bool) {
-		v, ok := x(ev)
-		if !ok {
-			return nil, false, false
-		}
-		return sel(ev, v)
-	}}
+	return &pnode{opt: onValue(xn.val, sel)}
 }
