@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/yurt-edge/yurt/generated/clientset/versioned"
 	"github.com/yurt-edge/yurt/pkg/coordinator"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 	"github.com/yurt-edge/yurt/pkg/hub/healthcheck"
@@ -22,7 +23,8 @@ import (
 
 // heartbeatDelegation is the hub's part in keeping its pool's nodes heartbeating: the
 // middleware in front of the proxy, the mirror of the node's Lease to the coordinator, and —
-// registered with leaders when lease-proxy credentials are given — the leader's renewer.
+// registered with leaders when lease-proxy credentials are given — the leader's renewer and
+// its record of itself in the NodePool's status.
 type heartbeatDelegation struct {
 	Handler http.Handler
 	mirror  *heartbeat.Mirror
@@ -76,6 +78,11 @@ func newHeartbeatDelegation(o *options.Options, checker *healthcheck.Checker, co
 		return nil, fmt.Errorf("building the lease-proxy client: %w", err)
 	}
 	leaders.Add((&heartbeat.Renewer{Leases: leases, Cloud: cloud, Self: o.NodeName, Pool: o.NodePool, Verifier: verifier, Metrics: met}).Run)
+	yurt, err := versioned.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building the lease-proxy client: %w", err)
+	}
+	leaders.Add((&leader.PoolStatus{Yurt: yurt, Kube: cloud, Pool: o.NodePool, Node: o.NodeName}).Run)
 	return h, nil
 }
 

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	appsv1beta2 "github.com/yurt-edge/yurt/apis/apps/v1beta2"
 	"github.com/yurt-edge/yurt/pkg/controller/delegatedheartbeat"
 	"github.com/yurt-edge/yurt/pkg/coordinator/lease"
 	"github.com/yurt-edge/yurt/pkg/localstack"
@@ -27,9 +29,25 @@ import (
 // Heal: taint and annotation go.
 func TestFailoverWhileDelegated(t *testing.T) {
 	ctx := context.Background()
-	kube := framework.Clients(t).Kube
+	kube, yurt := framework.Clients(t).Kube, framework.Clients(t).Yurt
 	start := time.Now()
-	c := startCloud(t, "pool-hb-failover")
+	const poolName = "pool-hb-failover"
+	// The NodePool, where the leader records itself (status.leaderEndpoints).
+	np := &appsv1beta2.NodePool{ObjectMeta: metav1.ObjectMeta{Name: poolName}, Spec: appsv1beta2.NodePoolSpec{Type: appsv1beta2.Edge}}
+	// Retried: kube-apiserver's aggregator may not route apps.openyurt.io for a moment after
+	// the stack starts.
+	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
+		_, err := yurt.AppsV1beta2().NodePools().Create(ctx, np, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Logf("creating NodePool %s: %v", poolName, err)
+			return false, nil
+		}
+		return true, nil
+	})
+	t.Cleanup(func() {
+		_ = yurt.AppsV1beta2().NodePools().Delete(context.Background(), poolName, metav1.DeleteOptions{})
+	})
+	c := startCloud(t, poolName)
 	nodes := []*edge{
 		c.newEdge(t, "hbf-node-a", true, leaderHubArgs...),
 		c.newEdge(t, "hbf-node-b", true, leaderHubArgs...),
@@ -38,6 +56,7 @@ func TestFailoverWhileDelegated(t *testing.T) {
 	waitReady(t, kube, nodes...)
 
 	leader := waitLeader(t, nodes)
+	waitPoolLeader(t, poolName, leader.Name)
 	var cut, third *edge
 	for _, n := range nodes {
 		switch {
@@ -73,6 +92,7 @@ func TestFailoverWhileDelegated(t *testing.T) {
 		t.Fatalf("%s does not lead %s after the leader's hub was killed: %v", third.Name, time.Since(killed).Round(time.Second), err)
 	}
 	checkLeaderRenewed(t, kube, cut.Name, third)
+	waitPoolLeader(t, poolName, third.Name)
 	t.Logf("%s stayed Ready %s after the leader's hub died; %s leads and renews its Lease", cut.Name, observe, third.Name)
 
 	// 2. The cut node's hub restarts, still cut off: from its cache, with the coordinator.
@@ -102,6 +122,23 @@ func TestFailoverWhileDelegated(t *testing.T) {
 		return localstack.NodeReady(node) && !lease.IsDelegated(l) && !hasTaint(node, delegatedheartbeat.UnschedulableTaintKey, corev1.TaintEffectNoSchedule), nil
 	})
 	t.Logf("healed after %s; test took %s", time.Since(heal).Round(100*time.Millisecond), time.Since(start).Round(time.Second))
+}
+
+// waitPoolLeader waits until the NodePool's status names node as its one hub leader.
+func waitPoolLeader(t *testing.T, pool, node string) {
+	t.Helper()
+	yurt := framework.Clients(t).Yurt
+	framework.WaitFor(t, 30*time.Second, func() (bool, error) {
+		np, err := yurt.AppsV1beta2().NodePools().Get(context.Background(), pool, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		st := np.Status
+		return st.LeaderNum == 1 && len(st.LeaderEndpoints) == 1 && st.LeaderEndpoints[0].NodeName == node && !st.LeaderLastElectedTime.IsZero(), nil
+	})
+	if out, err := framework.Kubectl(t, "get", "nodepool", pool); err == nil {
+		t.Logf("NodePool %s names %s its leader:\n%s", pool, node, out)
+	}
 }
 
 // waitLeader returns the node whose hub leads the pool.

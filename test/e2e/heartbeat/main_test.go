@@ -20,8 +20,7 @@ func TestMain(m *testing.M) {
 		// A node may then write only its own Lease, as in real clusters: the pool leader must
 		// renew other nodes' Leases with its own lease-proxy identity.
 		o.KubeAPIServerArgs = append(o.KubeAPIServerArgs, "--enable-admission-plugins=NodeRestriction")
-		// Nothing here needs the aggregated Yurt APIs.
-		o.SkipYurtAPIServer = true
+		// yurt-apiserver serves the NodePool in whose status a new pool leader records itself.
 	})
 	framework.CleanupEdgeNamespaces()
 	os.Exit(code)
