@@ -22,7 +22,7 @@ func TestPoolStatusRecordsTheLeader(t *testing.T) {
 			LeaderEndpoints: []appsv1beta2.Leader{{NodeName: "n1", Address: "10.0.0.1"}}, LeaderNum: 1}}
 	// NewSimpleClientset: the generated NewClientset's field manager has no schema for
 	// NodePool and refuses every patch.
-	yurt := yurtfake.NewSimpleClientset(pool) //nolint:staticcheck
+	yurt := yurtfake.NewSimpleClientset(pool)            //nolint:staticcheck
 	ctx, cancel := context.WithTimeout(ctx, time.Minute) // Run retries until recorded
 	defer cancel()
 	kube := kubefake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n2"},
