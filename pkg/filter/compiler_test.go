@@ -247,12 +247,7 @@ func TestRuntimeBudgetAcrossExpressions(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	obj := service("a", nil)
-	var ports []any
-	for i := 0; i < 500; i++ {
-		ports = append(ports, map[string]any{"port": int64(i)})
-	}
-	obj.Object["spec"].(map[string]any)["ports"] = ports
+	obj := serviceWithPorts(500)
 	_, err := f.Evaluate(context.Background(), obj, svcList, Node{})
 	if !errors.Is(err, ErrOutOfBudget) {
 		t.Fatalf("err = %v, want ErrOutOfBudget", err)
@@ -460,12 +455,7 @@ func TestNilObjectAndCancelledContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	obj := service("a", nil)
-	var ports []any
-	for i := 0; i < 500; i++ {
-		ports = append(ports, map[string]any{"port": int64(i)})
-	}
-	obj.Object["spec"].(map[string]any)["ports"] = ports
+	obj := serviceWithPorts(500)
 	if _, err := f.Evaluate(ctx, obj, svcList, Node{}); err == nil || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("err = %v, want the evaluation interrupted", err)
 	}
@@ -481,12 +471,7 @@ func TestRuntimeCostLimitInterruptsRunaway(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	obj := service("a", nil)
-	var ports []any
-	for i := 0; i < 500; i++ {
-		ports = append(ports, map[string]any{"port": int64(i)})
-	}
-	obj.Object["spec"].(map[string]any)["ports"] = ports
+	obj := serviceWithPorts(500)
 	_, err := f.Evaluate(context.Background(), obj, svcList, Node{})
 	if !errors.Is(err, ErrOutOfBudget) {
 		t.Fatalf("err = %v, want ErrOutOfBudget", err)
@@ -494,4 +479,16 @@ func TestRuntimeCostLimitInterruptsRunaway(t *testing.T) {
 	if !strings.Contains(err.Error(), "cost limit exceeded") {
 		t.Fatalf("err = %v: not interrupted by the runtime cost limit", err)
 	}
+}
+
+// serviceWithPorts is a Service with n ports numbered 0 to n-1: a list large enough to run
+// expressions over it into their cost limits.
+func serviceWithPorts(n int) *unstructured.Unstructured {
+	obj := service("a", nil)
+	ports := make([]any, 0, n)
+	for i := 0; i < n; i++ {
+		ports = append(ports, map[string]any{"port": int64(i)})
+	}
+	obj.Object["spec"].(map[string]any)["ports"] = ports
+	return obj
 }

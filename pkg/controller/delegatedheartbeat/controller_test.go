@@ -36,13 +36,10 @@ func TestSync(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: tt.taints}}
 			lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "n1", Namespace: NodeLeaseNamespace, Annotations: tt.annotations}}
-			kube := kubefake.NewClientset(node)
-			f := informers.NewSharedInformerFactory(kube, 0)
-			c := NewController(kube, f.Core().V1().Nodes(), f.Coordination().V1().Leases(), record.NewFakeRecorder(10))
-			_ = f.Core().V1().Nodes().Informer().GetIndexer().Add(node)
-			if !tt.noLease {
-				_ = f.Coordination().V1().Leases().Informer().GetIndexer().Add(lease)
+			if tt.noLease {
+				lease = nil
 			}
+			kube, c := newTestController(node, lease)
 			if err := c.sync(context.Background(), "n1"); err != nil {
 				t.Fatal(err)
 			}
@@ -110,12 +107,8 @@ func TestSyncSetsReadyOnFreshDelegatedLease(t *testing.T) {
 			if tt.duration > 0 {
 				lease.Spec.LeaseDurationSeconds = &tt.duration
 			}
-			kube := kubefake.NewClientset(node)
-			f := informers.NewSharedInformerFactory(kube, 0)
-			c := NewController(kube, f.Core().V1().Nodes(), f.Coordination().V1().Leases(), record.NewFakeRecorder(10))
+			kube, c := newTestController(node, lease)
 			c.now = func() time.Time { return now }
-			_ = f.Core().V1().Nodes().Informer().GetIndexer().Add(node)
-			_ = f.Coordination().V1().Leases().Informer().GetIndexer().Add(lease)
 			if err := c.sync(context.Background(), "n1"); err != nil {
 				t.Fatal(err)
 			}
@@ -151,4 +144,17 @@ func TestSyncSetsReadyOnFreshDelegatedLease(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newTestController is a controller over a fake clientset holding node, with node and lease
+// (if not nil) in its informers' caches.
+func newTestController(node *corev1.Node, lease *coordinationv1.Lease) (*kubefake.Clientset, *Controller) {
+	kube := kubefake.NewClientset(node)
+	f := informers.NewSharedInformerFactory(kube, 0)
+	c := NewController(kube, f.Core().V1().Nodes(), f.Coordination().V1().Leases(), record.NewFakeRecorder(10))
+	_ = f.Core().V1().Nodes().Informer().GetIndexer().Add(node)
+	if lease != nil {
+		_ = f.Coordination().V1().Leases().Informer().GetIndexer().Add(lease)
+	}
+	return kube, c
 }
